@@ -1,0 +1,54 @@
+"""The ``ibert`` command: demo, bench, convert, index, eval, train.
+
+Each subcommand lives in its own module and exposes ``add_arguments(parser)`` and
+``run(args) -> int``; this file only wires them together.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# name -> (module, help). Modules are imported only when their command runs.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("ibert_jupyter.demo.command", "build the TPC-H demo database and notebook, start JupyterLab"),
+    "status": ("ibert_jupyter.status_command", "show versions, model and index status"),
+}
+
+# `ibert bench NAME`: name -> (module, help)
+BENCHMARKS: dict[str, tuple[str, str]] = {
+    "verify": ("ibert_jupyter.evaluation.bench_verify", "verifier latency on the TPC-H reference queries vs ibis alone"),
+}
+
+
+def _add_module_command(subparsers, name: str, module: str, help_text: str) -> None:
+    parser = subparsers.add_parser(name, help=help_text, description=help_text)
+    mod = importlib.import_module(module)
+    mod.add_arguments(parser)
+    parser.set_defaults(_run=mod.run)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ibert", description="iBERT: verified Ibis assistance")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (module, help_text) in COMMANDS.items():
+        _add_module_command(sub, name, module, help_text)
+    bench = sub.add_parser("bench", help="run a benchmark (last output line is one JSON object)")
+    bench_sub = bench.add_subparsers(dest="benchmark", required=True)
+    for name, (module, help_text) in BENCHMARKS.items():
+        _add_module_command(bench_sub, name, module, help_text)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Jupyter adapters: IPython magics, widgets and server-extension handlers (thin, no logic)."""

@@ -1,0 +1,42 @@
+"""One status object shared by the CLI and the server's /ibert/status route."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Callable
+
+import ibert_jupyter
+
+# Components report their own status: name -> "module:function", a zero-argument callable
+# returning a JSON-ready dict. Resolved lazily so `status` never loads a model.
+STATUS_PROVIDERS: dict[str, str] = {
+    "model": "ibert_jupyter.model.status:model_status",
+    "index": "ibert_jupyter.retrieval.status:index_status",
+}
+
+
+def _resolve(spec: str) -> Callable[[], dict[str, Any]]:
+    module, _, attr = spec.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def _version(module: str) -> str | None:
+    try:
+        return getattr(importlib.import_module(module), "__version__", None)
+    except Exception:
+        return None
+
+
+def collect_status() -> dict[str, Any]:
+    status: dict[str, Any] = {
+        "version": ibert_jupyter.__version__,
+        "ibis_version": _version("ibis"),
+        "duckdb_version": _version("duckdb"),
+        "sqlglot_version": _version("sqlglot"),
+    }
+    for name, spec in STATUS_PROVIDERS.items():
+        try:
+            status[name] = _resolve(spec)()
+        except Exception as exc:  # noqa: BLE001 - status must always answer
+            status[name] = {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
+    return status

@@ -1,0 +1,54 @@
+"""Immutable verification reports: what was checked, against what, and where it failed."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+STAGES = ("parse", "sandbox", "build", "typecheck", "sql", "preview")
+
+
+@dataclass(frozen=True)
+class VerificationReport:
+    """Outcome of running one candidate through the verifier.
+
+    ``stage`` is the failing stage when ``ok`` is False, else the last stage run.
+    ``line``/``column`` (1-based) point into the candidate code.
+    """
+
+    ok: bool
+    stage: str
+    code: str
+    error_type: str | None = None
+    message: str | None = None
+    line: int | None = None
+    column: int | None = None
+    sql: str | None = None
+    dialect: str | None = None
+    result_kind: str | None = None
+    schema: dict[str, str] | None = None
+    preview: Any = None
+    verified_against: list[str] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    expression: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def total_ms(self) -> float:
+        return sum(self.timings_ms.values())
+
+    def summary(self) -> str:
+        against = ", ".join(self.verified_against) or "no tables"
+        if self.ok:
+            return f"verified ({self.dialect}) against {against}"
+        where = f" at line {self.line}, column {self.column}" if self.line else ""
+        return f"failed at {self.stage}{where}: {self.error_type}: {self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("expression", None)
+        preview = self.preview
+        if preview is not None and hasattr(preview, "to_pylist"):
+            data["preview"] = preview.to_pylist()
+        elif preview is not None and hasattr(preview, "to_dict"):
+            data["preview"] = preview.to_dict(orient="records")
+        return data
