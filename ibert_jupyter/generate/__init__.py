@@ -1,0 +1,1 @@
+"""iBERT generate package."""

@@ -1,0 +1,1 @@
+"""Retrieval over the installed Ibis: symbol chunks, hybrid vectors, Qdrant."""
