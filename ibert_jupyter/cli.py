@@ -22,27 +22,31 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
 }
 
 
-def _add_module_command(subparsers, name: str, module: str, help_text: str) -> None:
+def _add_module_command(subparsers, name: str, module: str, help_text: str, load: bool) -> None:
+    """Add a subcommand; its module (and heavy imports) load only when it is the one chosen."""
     parser = subparsers.add_parser(name, help=help_text, description=help_text)
-    mod = importlib.import_module(module)
-    mod.add_arguments(parser)
-    parser.set_defaults(_run=mod.run)
+    if load:
+        mod = importlib.import_module(module)
+        mod.add_arguments(parser)
+        parser.set_defaults(_run=mod.run)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | tuple[str, ...] = ()) -> argparse.ArgumentParser:
+    chosen = set(argv)
     parser = argparse.ArgumentParser(prog="ibert", description="iBERT: verified Ibis assistance")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (module, help_text) in COMMANDS.items():
-        _add_module_command(sub, name, module, help_text)
+        _add_module_command(sub, name, module, help_text, name in chosen)
     bench = sub.add_parser("bench", help="run a benchmark (last output line is one JSON object)")
     bench_sub = bench.add_subparsers(dest="benchmark", required=True)
     for name, (module, help_text) in BENCHMARKS.items():
-        _add_module_command(bench_sub, name, module, help_text)
+        _add_module_command(bench_sub, name, module, help_text, "bench" in chosen and name in chosen)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(argv).parse_args(argv)
     try:
         return int(args._run(args) or 0)
     except KeyboardInterrupt:
