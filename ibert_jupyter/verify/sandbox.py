@@ -120,8 +120,9 @@ class SandboxError(Exception):
         first = violations[0]
         self.line = first.line
         self.column = first.column
-        more = f" (+{len(violations) - 1} more)" if len(violations) > 1 else ""
-        super().__init__(f"{first}{more}")
+        shown = "; ".join(str(v) for v in violations[:5])
+        more = f" (+{len(violations) - 5} more)" if len(violations) > 5 else ""
+        super().__init__(f"{shown}{more}")
 
 
 def _is_dunder(name: str) -> bool:
@@ -199,22 +200,43 @@ class _Checker(ast.NodeVisitor):
             self._flag(node, "string constants naming dunder attributes are not allowed")
 
     def visit_BinOp(self, node: ast.BinOp) -> None:
-        right = node.right
-        left = node.left
-        if isinstance(node.op, ast.Pow) and isinstance(right, ast.Constant):
-            if isinstance(right.value, (int, float)) and abs(right.value) > MAX_CONSTANT_EXPONENT:
-                self._flag(node, f"exponent {right.value} is too large")
+        if isinstance(node.op, ast.Pow):
+            exponent = _static_int(node.right)
+            if exponent is not None and abs(exponent) > MAX_CONSTANT_EXPONENT:
+                self._flag(node, f"exponent {exponent} is too large")
         if isinstance(node.op, (ast.Mult, ast.LShift)):
-            for side in (left, right):
-                if isinstance(side, ast.Constant) and isinstance(side.value, int):
-                    if abs(side.value) > MAX_CONSTANT_REPEAT:
-                        self._flag(node, f"constant {side.value} is too large to multiply by")
+            for side in (node.left, node.right):
+                value = _static_int(side)
+                if value is not None and abs(value) > MAX_CONSTANT_REPEAT:
+                    self._flag(node, f"constant {value} is too large to multiply by")
         self.generic_visit(node)
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
         if _is_dunder(node.name):
             self._flag(node, f"defining '{node.name}' is not allowed")
         self.generic_visit(node)
+
+
+def _static_int(node: ast.AST) -> int | None:
+    """Value of a constant integer expression (bounded), else None."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, int) and not isinstance(node.value, bool):
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        value = _static_int(node.operand)
+        return -value if value is not None else None
+    if isinstance(node, ast.BinOp):
+        left, right = _static_int(node.left), _static_int(node.right)
+        if left is None or right is None:
+            return None
+        if isinstance(node.op, ast.Pow):
+            return left ** min(abs(right), MAX_CONSTANT_EXPONENT + 1) if abs(left) < 2**32 else None
+        if isinstance(node.op, ast.Mult):
+            return left * right
+        if isinstance(node.op, ast.Add):
+            return left + right
+        if isinstance(node.op, ast.LShift):
+            return left << min(right, 256)
+    return None
 
 
 def find_violations(tree: ast.AST) -> list[SandboxViolation]:
