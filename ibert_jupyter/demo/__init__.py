@@ -1,0 +1,1 @@
+"""The embedded demo: a TPC-H DuckDB database and a notebook that tours every feature."""

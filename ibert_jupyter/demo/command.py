@@ -1,0 +1,68 @@
+"""``ibert demo``: build the demo database and notebook, then start JupyterLab on it.
+
+``--execute`` runs the notebook headlessly with papermill instead and exits non-zero if
+any cell fails (cells tagged ``raises-exception`` are expected to fail).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from ibert_jupyter.demo.database import build_demo_database
+from ibert_jupyter.demo.notebook import write_demo_notebook
+
+NOTEBOOK_NAME = "ibert_tour.ipynb"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--dir", default="ibert-demo", help="folder for the database and notebook")
+    parser.add_argument("--scale", type=float, default=0.01, help="TPC-H scale factor")
+    parser.add_argument("--execute", action="store_true", help="run the notebook headlessly and exit")
+    parser.add_argument("--port", type=int, default=8888, help="JupyterLab port")
+    parser.add_argument("--no-browser", action="store_true", help="don't open a browser")
+    parser.add_argument("--timeout", type=int, default=600, help="per-cell timeout with --execute (s)")
+
+
+def prepare(folder: Path, scale: float) -> tuple[Path, Path]:
+    print(f"[ibert demo] building TPC-H sf={scale} in {folder / 'demo.duckdb'} ...", file=sys.stderr)
+    database = build_demo_database(folder / "demo.duckdb", scale)
+    notebook = write_demo_notebook(folder / NOTEBOOK_NAME, database.resolve())
+    print(f"[ibert demo] notebook: {notebook}", file=sys.stderr)
+    return database, notebook
+
+
+def execute(notebook: Path, timeout: int) -> int:
+    import papermill
+
+    output = notebook.with_name(notebook.stem + ".executed.ipynb")
+    try:
+        papermill.execute_notebook(
+            str(notebook), str(output), cwd=str(notebook.parent), kernel_name="python3",
+            execution_timeout=timeout, progress_bar=sys.stderr.isatty(),
+        )
+    except papermill.PapermillExecutionError as exc:
+        print(f"[ibert demo] cell {exc.exec_count} failed: {exc.ename}: {exc.evalue}", file=sys.stderr)
+        print(f"[ibert demo] see {output}", file=sys.stderr)
+        return 1
+    print(f"[ibert demo] all cells ran: {output}", file=sys.stderr)
+    return 0
+
+
+def run(args) -> int:
+    if args.scale <= 0:
+        print("--scale must be positive", file=sys.stderr)
+        return 2
+    folder = Path(args.dir).resolve()
+    _, notebook = prepare(folder, args.scale)
+    if args.execute:
+        return execute(notebook, args.timeout)
+    argv = [
+        sys.executable, "-m", "jupyterlab", str(notebook), f"--ServerApp.root_dir={folder}",
+        f"--port={args.port}",
+    ]
+    if args.no_browser:
+        argv.append("--no-browser")
+    os.execv(sys.executable, argv)
+    return 0  # pragma: no cover - execv does not return
