@@ -18,6 +18,9 @@ if ! stamp_ok .venv/.ibert-installed; then
   # torch first, pinned, so nothing pulls a multi-GB CUDA build on CPU machines
   .venv/bin/pip install -q "torch==${IBERT_TORCH_VERSION:-2.13.0}" 2>&1 | quiet
   .venv/bin/pip install -q -e ".[model,training,test]" 2>&1 | quiet
+  # a wheel install enables the server extension through its data files; editable installs
+  # don't ship data files, so enable it explicitly for this environment
+  .venv/bin/jupyter server extension enable --sys-prefix ibert_jupyter >/dev/null
   touch .venv/.ibert-installed
 fi
 
