@@ -19,8 +19,9 @@ if ! stamp_ok .venv/.ibert-installed; then
   .venv/bin/pip install -q "torch==${IBERT_TORCH_VERSION:-2.13.0}" 2>&1 | quiet
   .venv/bin/pip install -q -e ".[model,training,test]" 2>&1 | quiet
   # a wheel install enables the server extension through its data files; editable installs
-  # don't ship data files, so enable it explicitly for this environment
-  .venv/bin/jupyter server extension enable --sys-prefix ibert_jupyter >/dev/null
+  # don't ship data files, so place the same file in this environment
+  mkdir -p .venv/etc/jupyter/jupyter_server_config.d
+  cp jupyter-config/jupyter_server_config.d/ibert_jupyter.json .venv/etc/jupyter/jupyter_server_config.d/
   touch .venv/.ibert-installed
 fi
 
