@@ -31,3 +31,15 @@ async def test_status_refuses_unauthenticated_requests(jp_fetch):
     with pytest.raises(HTTPClientError) as err:
         await jp_fetch("ibert", "status", headers={"Authorization": ""})
     assert err.value.code == 403
+
+
+def test_server_extension_is_enabled_in_this_environment():
+    """The install puts iBERT's jupyter_server_config.d entry in place (as a wheel install does)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    jupyter = Path(sys.executable).with_name("jupyter")
+    proc = subprocess.run([str(jupyter), "server", "extension", "list"], capture_output=True, text=True, timeout=120)
+    out = proc.stdout + proc.stderr
+    assert "ibert_jupyter" in out and "ibert_jupyter 0.1.0" in out and "OK" in out
