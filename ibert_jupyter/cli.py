@@ -14,11 +14,14 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("ibert_jupyter.demo.command", "build the TPC-H demo database and notebook, start JupyterLab"),
     "status": ("ibert_jupyter.status_command", "show versions, model and index status"),
+    "index": ("ibert_jupyter.retrieval.index_command", "build the retrieval index of the installed Ibis"),
 }
 
 # `ibert bench NAME`: name -> (module, help)
 BENCHMARKS: dict[str, tuple[str, str]] = {
+    "retrieval": ("ibert_jupyter.evaluation.bench_retrieval", "Recall@5/MRR/nDCG@10 of BM25, dense, hybrid, +graph, fine-tuned"),
     "verify": ("ibert_jupyter.evaluation.bench_verify", "verifier latency on the TPC-H reference queries vs ibis alone"),
+    "decode": ("ibert_jupyter.evaluation.bench_decode", "Devstral-shaped decode tok/s vs the memory-bandwidth bound (GPU)"),
 }
 
 

@@ -1,0 +1,263 @@
+"""`ibert bench decode`: Devstral decode speed against the memory-bandwidth bound.
+
+Builds a RANDOMLY INITIALISED model with Devstral-Small-2507's exact architecture
+(``MistralConfig`` below; we cannot download the weights here, and decode speed depends
+only on shapes and dtypes, not on weight values) and times iBERT's production decode loop
+(`ibert_jupyter.model.decoding.decode`): batch-1 tokens/s vs weight-bytes / HBM-bandwidth,
+and the wall time of 8 candidates vs 1. Last stdout line: one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+# Devstral-Small-2507 config.json (MistralForCausalLM), as published by Mistral AI.
+DEVSTRAL_SMALL_2507 = dict(
+    vocab_size=131072,
+    hidden_size=5120,
+    intermediate_size=32768,
+    num_hidden_layers=40,
+    num_attention_heads=32,
+    num_key_value_heads=8,
+    head_dim=128,
+    max_position_embeddings=131072,
+    rms_norm_eps=1e-5,
+    rope_theta=1_000_000_000.0,
+    sliding_window=None,
+    tie_word_embeddings=False,
+    hidden_act="silu",
+)
+# Same architecture, shrunk: lets the benchmark itself be tested on a CPU.
+TINY = dict(DEVSTRAL_SMALL_2507, vocab_size=512, hidden_size=64, intermediate_size=128,
+            num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, head_dim=16)
+CONFIGS = {"devstral-small-2507": DEVSTRAL_SMALL_2507, "tiny": TINY}
+
+# HBM bandwidth by datasheet (bytes/s), matched on torch.cuda.get_device_name().
+DATASHEET_BANDWIDTH = [
+    ("H200", 4.8e12),
+    ("H100 80GB HBM3", 3.35e12),
+    ("H100 NVL", 3.9e12),
+    ("H100 PCIe", 2.0e12),
+    ("A100-SXM4-80GB", 2.039e12),
+    ("A100 80GB PCIe", 1.935e12),
+    ("A100", 1.555e12),
+    ("L40S", 0.864e12),
+]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", choices=sorted(CONFIGS), default="devstral-small-2507")
+    parser.add_argument("--dtype", choices=("bf16", "nf4"), default="bf16")
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--prompt-tokens", type=int, default=128)
+    parser.add_argument("--new-tokens", type=int, default=128)
+    parser.add_argument("--n", type=int, default=8, help="candidates for the N-vs-1 wall-time ratio")
+    parser.add_argument("--baseline-tokens", type=int, default=16,
+                        help="tokens for the plain eager loop baseline (0 skips it)")
+    parser.add_argument("--no-compile", action="store_true", help="time the plain path only")
+    parser.add_argument("--json", action="store_true", help="print the JSON result line (always last)")
+    parser.add_argument("--out", help="also write the JSON object to this file")
+
+
+def _log(msg: str) -> None:
+    print(f"[bench decode] {msg}", file=sys.stderr, flush=True)
+
+
+def build_random_model(config_name: str, dtype: str, device):
+    """Devstral-architecture model with random weights, built directly on ``device``."""
+    import torch
+    from transformers import MistralConfig, MistralForCausalLM
+
+    config = MistralConfig(**CONFIGS[config_name])
+    torch.manual_seed(0)
+    with torch.device(device):
+        model = MistralForCausalLM._from_config(config, dtype=torch.bfloat16)
+    model.eval().requires_grad_(False)
+    if dtype == "nf4":
+        quantize_nf4_(model)
+    return model
+
+
+def quantize_nf4_(model) -> None:
+    """Swap every decoder Linear for a bitsandbytes NF4 Linear4bit (lm_head stays bf16,
+    as transformers' BitsAndBytesConfig does), freeing the bf16 copy layer by layer."""
+    import bitsandbytes as bnb
+    import torch
+
+    for layer in model.model.layers:
+        for parent in (layer.self_attn, layer.mlp):
+            for name, child in list(parent.named_children()):
+                if not isinstance(child, torch.nn.Linear):
+                    continue
+                weight = child.weight.data
+                q = bnb.nn.Linear4bit(child.in_features, child.out_features, bias=child.bias is not None,
+                                      compute_dtype=torch.bfloat16, compress_statistics=True,
+                                      quant_type="nf4", device="meta")
+                q.weight = bnb.nn.Params4bit(weight, requires_grad=False, compress_statistics=True,
+                                             quant_type="nf4").to(weight.device)
+                setattr(parent, name, q)
+                del child, weight
+        torch.cuda.empty_cache()
+
+
+def decode_bytes_per_token(model) -> int:
+    """Bytes of weights one decode step must read: every parameter (and NF4 quantisation
+    state) except the input embedding table, of which one row per token is read."""
+    embedding = model.get_input_embeddings().weight
+    total = 0
+    for param in model.parameters():
+        if param is embedding:
+            continue
+        total += param.numel() * param.element_size()
+        state = getattr(param, "quant_state", None)
+        if state is not None:
+            total += state.absmax.numel() * state.absmax.element_size()
+            nested = getattr(state, "state2", None)
+            if nested is not None:
+                total += nested.absmax.numel() * nested.absmax.element_size()
+    return total
+
+
+def measured_copy_bandwidth(device) -> float:
+    """Device-to-device copy bandwidth (bytes read + written per second), median of 10."""
+    import torch
+
+    src = torch.empty(2 * 1024**3, dtype=torch.uint8, device=device).random_()
+    dst = torch.empty_like(src)
+    times = []
+    for _ in range(12):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        dst.copy_(src)
+        end.record()
+        torch.cuda.synchronize()
+        times.append(start.elapsed_time(end) / 1e3)
+    del src, dst
+    times = sorted(times[2:])
+    return 2 * 2 * 1024**3 / times[len(times) // 2]
+
+
+def datasheet_bandwidth(name: str) -> float | None:
+    for key, bandwidth in DATASHEET_BANDWIDTH:
+        if key in name:
+            return bandwidth
+    return None
+
+
+def _time_decode(model, prompt, n, new_tokens, compiled_step, warmup: int):
+    import torch
+
+    from ibert_jupyter.model.decoding import decode
+
+    for _ in range(warmup):
+        decode(model, prompt, n=n, max_new_tokens=min(new_tokens, 8), temperature=0.0,
+               compiled_step=compiled_step)
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    result = decode(model, prompt, n=n, max_new_tokens=new_tokens, temperature=0.0,
+                    compiled_step=compiled_step)
+    wall = time.perf_counter() - t0
+    assert all(len(row) == new_tokens for row in result.tokens), "decode stopped early"
+    return {
+        "n": n,
+        "new_tokens": new_tokens,
+        "wall_s": round(wall, 4),
+        "prefill_s": round(result.prefill_s, 4),
+        "decode_s": round(result.decode_s, 4),
+        # steps after the first token: the first comes from the prefill logits
+        "tok_s": round((result.steps - 1) / result.decode_s, 3) if result.decode_s else None,
+    }
+
+
+def run(args) -> int:
+    import torch
+
+    from ibert_jupyter.model.decoding import CompiledStep
+
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        print(json.dumps({"error": "no CUDA device visible; use --device cpu --config tiny"}))
+        return 2
+    if args.dtype == "nf4" and device.type != "cuda":
+        print(json.dumps({"error": "nf4 needs CUDA (bitsandbytes)"}))
+        return 2
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    _log(f"device {name}; building random {args.config} ({args.dtype})")
+    t0 = time.perf_counter()
+    model = build_random_model(args.config, args.dtype, device)
+    build_s = time.perf_counter() - t0
+    weight_bytes = decode_bytes_per_token(model)
+    _log(f"built in {build_s:.1f}s; {weight_bytes / 1e9:.2f} GB read per token")
+
+    gen = torch.Generator().manual_seed(1)
+    vocab = CONFIGS[args.config]["vocab_size"]
+    prompt = torch.randint(vocab // 8, vocab, (args.prompt_tokens,), generator=gen).tolist()
+    results: dict = {}
+    if args.baseline_tokens:
+        _log("plain path (dynamic cache, eager)")
+        results["plain_n1"] = _time_decode(model, prompt, 1, args.baseline_tokens, None, warmup=1)
+        _log(f"plain: {results['plain_n1']}")
+    step = None
+    if not args.no_compile and device.type == "cuda":
+        step = CompiledStep(model)
+        _log("fast path (static cache + compiled CUDA-graph step), batch 1: compiling")
+        try:
+            results["fast_n1"] = _time_decode(model, prompt, 1, args.new_tokens, step, warmup=3)
+            _log(f"fast n=1: {results['fast_n1']}")
+            step_n = CompiledStep(model)
+            results[f"fast_n{args.n}"] = _time_decode(model, prompt, args.n, args.new_tokens, step_n, warmup=3)
+            _log(f"fast n={args.n}: {results[f'fast_n{args.n}']}")
+        except Exception as exc:  # noqa: BLE001 - report which path failed, keep the rest
+            results["fast_error"] = f"{type(exc).__name__}: {str(exc)[:500]}"
+            _log(f"fast path failed: {results['fast_error']}")
+            step = None
+    if step is None:
+        results["plain_n1_full"] = _time_decode(model, prompt, 1, args.new_tokens, None, warmup=1)
+        results[f"plain_n{args.n}"] = _time_decode(model, prompt, args.n, args.new_tokens, None, warmup=1)
+    prefix = "fast" if step is not None else "plain"
+    one = results["fast_n1"] if step is not None else results["plain_n1_full"]
+    many = results.get(f"{prefix}_n{args.n}")
+
+    datasheet = datasheet_bandwidth(name) if device.type == "cuda" else None
+    copy_bw = measured_copy_bandwidth(device) if device.type == "cuda" else None
+    bound = datasheet / weight_bytes if datasheet else None
+    summary = {
+        "device": name,
+        "dtype": args.dtype,
+        "config": args.config,
+        "path": prefix,
+        "tok_s": one["tok_s"],
+        "bound_tok_s": round(bound, 2) if bound else None,
+        "fraction_of_bound": round(one["tok_s"] / bound, 4) if bound else None,
+        "n8_over_n1_wall": round(many["wall_s"] / one["wall_s"], 3) if many else None,
+        "n": args.n,
+        "weight_bytes_per_token": weight_bytes,
+        "datasheet_bandwidth_Bps": datasheet,
+        "measured_copy_bandwidth_Bps": round(copy_bw) if copy_bw else None,
+        "bound_tok_s_measured_bw": round(copy_bw / weight_bytes, 2) if copy_bw else None,
+        "build_s": round(build_s, 1),
+        "runs": results,
+        "torch": torch.__version__,
+    }
+    try:
+        import transformers
+
+        summary["transformers"] = transformers.__version__
+    except ImportError:  # pragma: no cover
+        pass
+    line = json.dumps(summary)
+    if args.out:
+        with open(args.out, "w") as fh:
+            fh.write(line + "\n")
+    print(line)
+    return 0
+
+
+if __name__ == "__main__":  # the GPU machine runs this module directly (no ibis there)
+    _parser = argparse.ArgumentParser(prog="ibert bench decode", description=__doc__)
+    add_arguments(_parser)
+    sys.exit(run(_parser.parse_args()))
