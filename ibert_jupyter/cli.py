@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 BENCHMARKS: dict[str, tuple[str, str]] = {
     "retrieval": ("ibert_jupyter.evaluation.bench_retrieval", "Recall@5/MRR/nDCG@10 of BM25, dense, hybrid, +graph, fine-tuned"),
     "verify": ("ibert_jupyter.evaluation.bench_verify", "verifier latency on the TPC-H reference queries vs ibis alone"),
+    "repair": ("ibert_jupyter.evaluation.bench_repair", "repair of errors injected into the TPC-H reference queries, fixes verified and result-compared"),
     "decode": ("ibert_jupyter.evaluation.bench_decode", "Devstral-shaped decode tok/s vs the memory-bandwidth bound (GPU)"),
 }
 

@@ -110,7 +110,7 @@ def classify(error_type: str, message: str, line: int | None = None) -> Diagnosi
     if error_type in {"NameError", "UnboundLocalError"}:
         match = _NAME_NOT_DEFINED.search(message)
         return Diagnosis(NAME_ERROR, name=match.group(1) if match else None, **base)
-    if error_type == "IntegrityError" or "belong to another relation" in message:
+    if error_type == "IntegrityError" or "belong to another relation" in message or "foreign tables" in message:
         return Diagnosis(RELATION_INTEGRITY, **base)
 
     missing = _NOT_FOUND_COLUMN.search(message)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import ast
 import io
+import re
 import tokenize
 from typing import Iterator
+
+import ibis.expr.types as ir
 
 from ibert_jupyter.repair.candidate import Candidate
 from ibert_jupyter.repair.diagnosis import Diagnosis
@@ -25,36 +28,48 @@ def fix_relation_integrity(src: Source, diag: Diagnosis, ctx: FixContext) -> Ite
 
     ``q = t.filter(...); q.agg(n=t.count())`` fails because ``t`` is not ``q``; inside
     ``q.agg(...)`` the deferred ``_`` (or ``q`` itself) means the relation being queried.
+    Only names bound to tables are rebound, one name at a time first (smallest change).
     """
-    names = _table_names(src, ctx)
-    nodes = src.nodes_on(diag.line)
+    stmt = src.statement_at(diag.line)
+    prefix = src.prefix_before(stmt) if stmt is not None else ""
+    sites = []  # (name node, receiver node)
+    for call in src.nodes_on(diag.line):
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)):
+            continue
+        receiver = call.func.value
+        receiver_root = _root_name(receiver)
+        for arg in [*call.args, *(k.value for k in call.keywords)]:
+            for node in ast.walk(arg):
+                if (
+                    isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                    and node.value.id != receiver_root and node.value.id != "_"
+                ):
+                    sites.append((node.value, receiver))
+    table_names = [
+        name for name in dict.fromkeys(site.id for site, _ in sites)
+        if name in ctx.tables or isinstance(ctx.probe(prefix, name), ir.Table)
+    ]
+    groups = [[name] for name in table_names]
+    if len(table_names) > 1:
+        groups.append(table_names)
     for style in ("deferred", "receiver"):
-        edits = []
-        for call in nodes:
-            if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)):
-                continue
-            receiver = call.func.value
-            receiver_root = _root_name(receiver)
-            if style == "receiver" and not isinstance(receiver, ast.Name):
-                continue
-            for arg in [*call.args, *(k.value for k in call.keywords)]:
-                for node in ast.walk(arg):
-                    if (
-                        isinstance(node, ast.Attribute)
-                        and isinstance(node.value, ast.Name)
-                        and node.value.id in names
-                        and node.value.id != receiver_root
-                    ):
-                        target = "_" if style == "deferred" else receiver.id
-                        edits.append(src.replace(node.value, target))
-        if edits:
-            yield Candidate(
-                src.apply(edits),
-                f"rebind-{style}",
-                "The expression referred to a column of a relation that is not the one being "
-                "queried (Ibis: 'belong to another relation'); it now refers to the derived "
-                f"relation {'through the deferred _' if style == 'deferred' else 'by name'}.",
-            )
+        for group in groups:
+            edits = []
+            for site, receiver in sites:
+                if site.id not in group:
+                    continue
+                if style == "deferred":
+                    edits.append(src.replace(site, "_"))
+                elif isinstance(receiver, ast.Name):
+                    edits.append(src.replace(site, receiver.id))
+            if edits:
+                yield Candidate(
+                    src.apply(edits),
+                    f"rebind-{style}",
+                    f"{' and '.join(repr(g) for g in group)} is not the relation being queried "
+                    "(Ibis: 'belong to another relation'); the reference now points at the derived "
+                    f"relation {'through the deferred _' if style == 'deferred' else 'by name'}.",
+                )
 
 
 def _root_name(node: ast.AST) -> str | None:
@@ -121,6 +136,7 @@ def fix_type_mismatch(src: Source, diag: Diagnosis, ctx: FixContext) -> Iterator
                         if name != wrong.attr:
                             column_fixes.append((src.replace(wrong, f"{src.text(wrong.value)}.{name}"), name, wrong.attr))
         cast_edits.append(src.replace(right, f"{src.text(right)}.cast({lt.lstrip('!')!r})"))
+    literal_edits += _literals_named_in_message(src, diag)
     if literal_edits:
         yield Candidate(src.apply(literal_edits), "literal-type",
                         "A literal of the wrong type was compared with or added to a column; it now has the column's type.")
@@ -130,6 +146,36 @@ def fix_type_mismatch(src: Source, diag: Diagnosis, ctx: FixContext) -> Iterator
     if cast_edits:
         yield Candidate(src.apply(cast_edits[:1]), "cast",
                         "The two sides have different types; the right side is cast to the left side's type.")
+
+
+_NOT_COMPARABLE = re.compile(r"Arguments \S+:(.+?) and Literal\((.*)\):(\w+) are not comparable")
+
+
+def _literals_named_in_message(src: Source, diag: Diagnosis) -> list:
+    """Use Ibis's "X:decimal and Literal(24):string are not comparable" when probing cannot
+    type an operand (deferred ``_``): convert that literal where it is written, in the
+    failing statement or in the constant assignment it came through."""
+    match = _NOT_COMPARABLE.search(diag.message)
+    if not match:
+        return []
+    column_type, value, literal_type = match.groups()
+    if not (literal_type == "string" and _is_numeric(column_type) and _number(value) is not None):
+        return []
+    statement_nodes = set(map(id, src.nodes_on(diag.line)))
+    used_names = {n.id for n in src.nodes_on(diag.line) if isinstance(n, ast.Name)}
+    edits = []
+    for node in src.walk():
+        if not (isinstance(node, ast.Constant) and node.value == value):
+            continue
+        if id(node) in statement_nodes:
+            edits.append(src.replace(node, repr(_number(value))))
+    for stmt in src.tree.body:
+        if (
+            isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
+            and stmt.targets[0].id in used_names and isinstance(stmt.value, ast.Constant) and stmt.value.value == value
+        ):
+            edits.append(src.replace(stmt.value, repr(_number(value))))
+    return edits
 
 
 def fix_signature(src: Source, diag: Diagnosis, ctx: FixContext) -> Iterator[Candidate]:
