@@ -1,0 +1,183 @@
+"""``ibert bench retrieval``: BM25 vs dense vs hybrid vs hybrid+graph vs fine-tuned, in one run.
+
+Metrics on the labeled queries (evaluation/data/retrieval_queries.jsonl): Recall@5
+(|relevant ∩ top-5| / |relevant|), MRR, nDCG@10 (binary gains), plus hit@5 (any relevant
+symbol in the top 5). Latency: end-to-end ``search()`` time per query (query embedding +
+scoring + graph re-rank) on the embedded store, p50/p95; the embedding and the scoring are
+also reported apart, and Qdrant's own local-mode ``query_points`` for comparison.
+The last stdout line is one JSON object; progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+MODES = ("bm25", "dense", "hybrid", "hybrid_graph")
+
+
+def default_queries_path() -> Path:
+    return Path(str(resources.files("ibert_jupyter.evaluation") / "data" / "retrieval_queries.jsonl"))
+
+
+def load_queries(path: Path) -> list[dict]:
+    queries = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        item = json.loads(line)
+        if not item.get("query") or not item.get("relevant"):
+            raise ValueError(f"{path}:{n}: each line needs 'query' and a non-empty 'relevant' list")
+        queries.append(item)
+    return queries
+
+
+def metrics(ranked: list[str], relevant: set[str]) -> dict[str, float]:
+    top5 = ranked[:5]
+    recall = len(relevant.intersection(top5)) / len(relevant)
+    rr = next((1.0 / (i + 1) for i, s in enumerate(ranked) if s in relevant), 0.0)
+    dcg = sum(1.0 / math.log2(i + 2) for i, s in enumerate(ranked[:10]) if s in relevant)
+    idcg = sum(1.0 / math.log2(i + 2) for i in range(min(len(relevant), 10)))
+    return {"recall_at_5": recall, "mrr": rr, "ndcg_at_10": dcg / idcg, "hit_at_5": float(any(s in relevant for s in top5))}
+
+
+def evaluate(retriever, queries: list[dict], mode: str, vectors: list[np.ndarray] | None) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for i, q in enumerate(queries):
+        vec = vectors[i] if vectors is not None else None
+        hits = retriever.search(q["query"], 10, mode=mode, query_vector=vec)
+        for key, value in metrics([h.id for h in hits], set(q["relevant"])).items():
+            totals[key] = totals.get(key, 0.0) + value
+    return {k: round(v / len(queries), 4) for k, v in totals.items()}
+
+
+def _percentiles(samples: list[float]) -> tuple[float, float]:
+    return round(float(np.percentile(samples, 50)), 2), round(float(np.percentile(samples, 95)), 2)
+
+
+def latency(retriever, queries: list[dict], repeats: int) -> dict[str, float]:
+    """End-to-end search latency and its parts, in milliseconds."""
+    retriever.search(queries[0]["query"], 5)  # warm-up: model load, first matmul
+    total, embed, score = [], [], []
+    for _ in range(repeats):
+        for q in queries:
+            t0 = time.perf_counter()
+            vec = retriever.embed(q["query"])
+            t1 = time.perf_counter()
+            retriever.search(q["query"], 5, query_vector=vec)
+            t2 = time.perf_counter()
+            embed.append((t1 - t0) * 1000)
+            score.append((t2 - t1) * 1000)
+            total.append((t2 - t0) * 1000)
+    p50, p95 = _percentiles(total)
+    e50, e95 = _percentiles(embed)
+    s50, s95 = _percentiles(score)
+    return {"p50_ms": p50, "p95_ms": p95, "embed_p50_ms": e50, "embed_p95_ms": e95, "search_p50_ms": s50,
+            "search_p95_ms": s95}
+
+
+def qdrant_latency(retriever, queries: list[dict], vectors: list[np.ndarray]) -> dict[str, float]:
+    """Qdrant local mode's own query_points (dense + BM25 prefetch, RRF fusion), for comparison."""
+    from qdrant_client import models
+
+    from ibert_jupyter.retrieval import store
+
+    q = retriever.manifest["qdrant"]
+    client = store.open_client(Path(q["path"]) if q["path"] else None, q["url"])
+    samples = []
+    try:
+        for item, vec in zip(queries, vectors):
+            ids, vals = retriever.bm25.encode_query(item["query"])
+            t0 = time.perf_counter()
+            client.query_points(
+                q["collection"],
+                prefetch=[
+                    models.Prefetch(query=vec.tolist(), using=store.DENSE, limit=50),
+                    models.Prefetch(query=models.SparseVector(indices=ids, values=vals), using=store.SPARSE, limit=50),
+                ],
+                query=models.FusionQuery(fusion=models.Fusion.RRF),
+                limit=10,
+            )
+            samples.append((time.perf_counter() - t0) * 1000)
+    finally:
+        client.close()
+    p50, p95 = _percentiles(samples)
+    return {"qdrant_query_p50_ms": p50, "qdrant_query_p95_ms": p95}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--queries", type=Path, default=None, help="labeled queries (JSONL); default: the packaged set")
+    parser.add_argument("--rebuild", action="store_true", help="rebuild the index first (build time is measured)")
+    parser.add_argument("--finetune-steps", type=int, default=100, help="fine-tuning steps when no fine-tuned model exists")
+    parser.add_argument("--retrain", action="store_true", help="fine-tune again even if a fine-tuned model exists")
+    parser.add_argument("--no-finetune", action="store_true", help="skip the fine-tuned variant (reported as null)")
+    parser.add_argument("--latency-repeats", type=int, default=3)
+    parser.add_argument("--json", action="store_true", help="(always on) last line is one JSON object")
+
+
+def _ensure_finetuned(args, queries: list[dict]) -> tuple[Path | None, dict | None]:
+    from ibert_jupyter.retrieval import finetune, paths
+    from ibert_jupyter.retrieval.corpus import build_corpus
+
+    if args.no_finetune:
+        return None, None
+    out = paths.finetuned_model_dir()
+    if (out / "modules.json").exists() and not args.retrain:
+        return out, {"reused": str(out)}
+    pairs = finetune.mine_pairs(build_corpus(), [q["query"] for q in queries])
+    print(f"[bench retrieval] fine-tuning on {len(pairs)} mined pairs", file=sys.stderr)
+    return out, finetune.train(pairs, out, steps=args.finetune_steps)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ibert_jupyter.retrieval import paths
+    from ibert_jupyter.retrieval.build import build_index, read_manifest
+    from ibert_jupyter.retrieval.search import Retriever
+
+    queries = load_queries(args.queries or default_queries_path())
+    ft_dir, ft_report = _ensure_finetuned(args, queries)
+    manifest = read_manifest(paths.index_dir())
+    needs_ft = ft_dir is not None and (manifest or {}).get("finetuned_model") != str(ft_dir)
+    if manifest is None or args.rebuild or needs_ft or (ft_report and "reused" not in ft_report):
+        print("[bench retrieval] building the index", file=sys.stderr)
+        build_index(finetuned_model=ft_dir)
+    base = Retriever()
+    print(f"[bench retrieval] {len(queries)} queries, {len(base.chunks)} chunks", file=sys.stderr)
+    vectors = [base.embed(q["query"]) for q in queries]
+    results: dict[str, dict[str, float]] = {}
+    for mode in MODES:
+        results[mode] = evaluate(base, queries, mode, vectors if mode != "bm25" else None)
+        print(f"[bench retrieval] {mode}: {results[mode]}", file=sys.stderr)
+    if ft_dir is not None:
+        tuned = Retriever(finetuned=True)
+        ft_vectors = [tuned.embed(q["query"]) for q in queries]
+        results["finetuned"] = evaluate(tuned, queries, "hybrid_graph", ft_vectors)
+        results["finetuned_dense"] = evaluate(tuned, queries, "dense", ft_vectors)
+        print(f"[bench retrieval] finetuned: {results['finetuned']}", file=sys.stderr)
+    lat = latency(base, queries, args.latency_repeats)
+    lat.update(qdrant_latency(base, queries, vectors))
+    keys = ("bm25", "dense", "hybrid", "hybrid_graph", "finetuned")
+    best_single = max(results["bm25"]["recall_at_5"], results["dense"]["recall_at_5"])
+    summary = {
+        **{metric: {k: results[k][metric] if k in results else None for k in keys}
+           for metric in ("recall_at_5", "mrr", "ndcg_at_10", "hit_at_5")},
+        "finetuned_dense": results.get("finetuned_dense"),
+        **lat,
+        "queries": len(queries),
+        "chunks": len(base.chunks),
+        "graph": base.manifest["graph_source"],
+        "hybrid_graph_gain_recall_at_5_points": round(100 * (results["hybrid_graph"]["recall_at_5"] - best_single), 1),
+        "index_build_seconds": base.manifest["build_seconds"],
+        "index_build_timings": base.manifest["timings"],
+        "finetune": ft_report,
+        "ibis_version": base.manifest["ibis_version"],
+    }
+    print(json.dumps(summary))
+    return 0

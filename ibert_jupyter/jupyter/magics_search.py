@@ -1,0 +1,59 @@
+"""%ibert_search QUERY: ranked Ibis symbols of the installed version, with signatures and source links."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+from IPython.core.magic import Magics, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+
+from ibert_jupyter.retrieval.errors import IndexUnavailable
+
+
+@dataclass
+class SearchView:
+    """Display object: a table of hits in HTML frontends, plain lines elsewhere."""
+
+    query: str
+    hits: list
+    error: str | None = None
+
+    def __repr__(self) -> str:
+        if self.error:
+            return f"ibert_search: {self.error}"
+        lines = [f"{i}. {h.public_name}{h.signature}  [{h.kind}]\n   {h.summary}\n   {h.path}:{h.line}"
+                 for i, h in enumerate(self.hits, 1)]
+        return "\n".join(lines) or f"no Ibis symbol matches {self.query!r}"
+
+    def _repr_html_(self) -> str:
+        if self.error:
+            return f"<div><b>ibert_search</b>: {html.escape(self.error)}</div>"
+        rows = "".join(
+            f"<tr><td>{i}</td><td><code>{html.escape(h.public_name)}</code></td>"
+            f"<td><code>{html.escape(h.signature[:160])}</code></td><td>{html.escape(h.summary)}</td>"
+            f"<td><a href=\"{html.escape(h.url)}\" title=\"{html.escape(h.path)}\">{html.escape(h.file)}:{h.line}</a></td></tr>"
+            for i, h in enumerate(self.hits, 1)
+        )
+        return ("<table><thead><tr><th>#</th><th>symbol</th><th>signature</th><th>what it does</th>"
+                f"<th>source</th></tr></thead><tbody>{rows}</tbody></table>")
+
+
+@magics_class
+class SearchMagics(Magics):
+    @magic_arguments()
+    @argument("-k", type=int, default=5, help="number of symbols to show")
+    @argument("query", nargs="+", help="what you want to do, in words")
+    @line_magic
+    def ibert_search(self, line: str):
+        """Search the installed Ibis API: %ibert_search [-k N] QUERY."""
+        args = parse_argstring(self.ibert_search, line)
+        query = " ".join(args.query).strip().strip("\"'")
+        if args.k < 1:
+            return SearchView(query, [], error=f"-k must be at least 1, got {args.k}")
+        from ibert_jupyter import retrieval
+
+        try:
+            return SearchView(query, retrieval.search(query, args.k))
+        except IndexUnavailable as exc:
+            return SearchView(query, [], error=str(exc))

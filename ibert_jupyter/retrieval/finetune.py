@@ -1,0 +1,133 @@
+"""Contrastive fine-tuning of the dense embedder on pairs mined from the installed Ibis.
+
+Pairs (anchor → positive) come from the corpus only:
+* signature ↔ docstring: ``Table.group_by(self, *by, ...)`` ↔ its docstring body;
+* question-like docstring lines ↔ symbol: a description sentence ↔ ``name(signature)``;
+* example ↔ symbol: a doctest line that calls the method ↔ ``name(signature)``.
+Anchors that resemble any labeled benchmark query are dropped, so the evaluation queries are
+never training data. Loss: sentence-transformers' MultipleNegativesRankingLoss (in-batch
+negatives), a short CPU run.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ibert_jupyter.retrieval.corpus import SYMBOL_KINDS, Chunk
+from ibert_jupyter.retrieval.sparse import tokenize
+
+
+@dataclass(frozen=True)
+class Pair:
+    anchor: str
+    positive: str
+    source: str  # signature_doc | doc_line | example
+
+
+def _sentences(doc: str) -> list[str]:
+    body = re.split(r"\n(?:Parameters|Returns|See Also|Notes|Raises)\n-{3,}\n", doc, maxsplit=1)[0]
+    text = re.sub(r"\s+", " ", body)
+    return [s.strip() for s in re.split(r"(?<=[.!?])\s+", text) if 20 <= len(s.strip()) <= 200]
+
+
+def _similar(a: str, b: str, threshold: float = 0.6) -> bool:
+    ta, tb = set(tokenize(a)), set(tokenize(b))
+    if not ta or not tb:
+        return False
+    return len(ta & tb) / len(ta | tb) >= threshold
+
+
+def mine_pairs(chunks: list[Chunk], exclude_queries: list[str] = (), *, seed: int = 0) -> list[Pair]:
+    """Training pairs from docstrings, signatures and doctest examples; none resembles an excluded query."""
+    pairs: list[Pair] = []
+    for c in chunks:
+        if c.kind not in SYMBOL_KINDS or not c.summary:
+            continue
+        target = f"{c.public_name}{c.signature}"[:300]
+        pairs.append(Pair(target, c.doc[:600], "signature_doc"))
+        for sentence in _sentences(c.doc)[:3]:
+            pairs.append(Pair(sentence, target, "doc_line"))
+        calls = [line for line in c.examples.splitlines() if f".{c.name}(" in line or f"{c.name}(" in line]
+        for line in calls[:2]:
+            pairs.append(Pair(line.strip()[:200], target, "example"))
+    kept = [p for p in pairs if not any(_similar(p.anchor, q) for q in exclude_queries)]
+    random.Random(seed).shuffle(kept)
+    return kept
+
+
+def _batches(pairs: list[Pair], batch_size: int, steps: int, seed: int):
+    """Batches without two pairs of the same positive (they would be false in-batch negatives)."""
+    rng = random.Random(seed)
+    order = list(pairs)
+    i = 0
+    for _ in range(steps):
+        batch, seen = [], set()
+        while len(batch) < batch_size:
+            if i >= len(order):
+                rng.shuffle(order)
+                i = 0
+            p = order[i]
+            i += 1
+            if p.positive not in seen and p.anchor not in seen:
+                seen.update((p.positive, p.anchor))
+                batch.append(p)
+        yield batch
+
+
+def train(
+    pairs: list[Pair],
+    output_dir: Path,
+    *,
+    base_model: str | None = None,
+    steps: int = 100,
+    batch_size: int = 32,
+    lr: float = 3e-5,
+    max_seq_length: int = 128,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict:
+    """Fine-tune with MultipleNegativesRankingLoss for ``steps`` batches; saves a sentence-transformers folder."""
+    import torch
+    from sentence_transformers import SentenceTransformer, losses
+    from tqdm import tqdm
+
+    from ibert_jupyter.retrieval.dense import base_model_path
+
+    if len(pairs) < batch_size:
+        raise ValueError(f"need at least {batch_size} pairs to train, got {len(pairs)}")
+    torch.manual_seed(seed)
+    model = SentenceTransformer(str(base_model or base_model_path()), device="cpu")
+    model.max_seq_length = max_seq_length
+    loss_fn = losses.MultipleNegativesRankingLoss(model)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    warmup = max(1, steps // 10)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warmup))
+    model.train()
+    t0 = time.perf_counter()
+    losses_seen = []
+    bar = tqdm(total=steps, desc="fine-tune", file=sys.stderr, disable=not progress)
+    for batch in _batches(pairs, batch_size, steps, seed):
+        anchors = model.tokenize([p.anchor for p in batch])
+        positives = model.tokenize([p.positive for p in batch])
+        loss = loss_fn([anchors, positives], None)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad()
+        losses_seen.append(float(loss))
+        bar.update(1)
+        bar.set_postfix(loss=f"{losses_seen[-1]:.3f}")
+    bar.close()
+    model.eval()
+    output_dir.mkdir(parents=True, exist_ok=True)
+    model.save(str(output_dir))
+    first = sum(losses_seen[:10]) / min(10, len(losses_seen))
+    last = sum(losses_seen[-10:]) / min(10, len(losses_seen))
+    return {"steps": steps, "batch_size": batch_size, "pairs": len(pairs), "seconds": round(time.perf_counter() - t0, 1),
+            "loss_first10": round(first, 4), "loss_last10": round(last, 4), "output_dir": str(output_dir)}

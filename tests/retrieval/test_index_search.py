@@ -1,0 +1,89 @@
+"""Build a small real index offline (MiniLM from its wheel, Qdrant local mode) and search it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ibert_jupyter import retrieval
+from ibert_jupyter.retrieval import paths
+from ibert_jupyter.retrieval.errors import IndexUnavailable
+from ibert_jupyter.retrieval.search import Retriever, get_retriever
+from ibert_jupyter.retrieval.status import index_status
+
+pytestmark = pytest.mark.slow  # the shared session index takes ~20-60 s to embed on 2 cores
+
+
+def test_build_writes_manifest_and_qdrant_store(small_index):
+    index_dir = paths.index_dir()
+    manifest = json.loads((index_dir / "manifest.json").read_text())
+    assert manifest["ibis_version"] == paths.ibis_version()
+    assert manifest["chunks"] == small_index.chunks > 300
+    assert manifest["graph_source"] == "ast" and manifest["qdrant"]["path"].startswith(str(index_dir))
+    assert (index_dir / "qdrant").is_dir() and (index_dir / "bm25.json").exists()
+    assert set(manifest["timings"]) >= {"corpus", "graph", "bm25", "dense", "store"}
+
+
+def test_search_api_finds_the_symbol_with_its_signature_and_source(small_index):
+    hits = retrieval.search("group rows by a column", k=5)
+    assert 1 <= len(hits) <= 5
+    names = [h.public_name for h in hits]
+    assert "Table.group_by" in names, names
+    hit = hits[names.index("Table.group_by")]
+    assert hit.signature.startswith("(self") and hit.path.endswith("ibis/expr/types/relations.py")
+    assert hit.url.startswith("file://") and f"#L{hit.line}" in hit.url
+    assert all(h.kind != "example" for h in hits)  # examples vote, symbols are returned
+
+
+@pytest.mark.parametrize("mode", ["bm25", "dense", "hybrid", "hybrid_graph"])
+def test_every_mode_ranks_an_obvious_query(small_index, mode):
+    hits = get_retriever().search("replace text matching a regular expression", 5, mode=mode)
+    assert "StringValue.re_replace" in [h.public_name for h in hits]
+
+
+def test_scores_are_sorted_and_k_is_respected(small_index):
+    hits = get_retriever().search("join two tables", 3)
+    assert len(hits) == 3
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_graph_neighbours_expand_a_hit(small_index):
+    r = get_retriever()
+    hit = next(h for h in r.search("group rows by a column", 10) if h.public_name == "Table.group_by")
+    context = r.context(hit)
+    assert context, "a method should have graph neighbours"
+    assert all(c.id != hit.id for c in context)
+
+
+def test_bad_queries_get_clear_errors(small_index):
+    r = get_retriever()
+    with pytest.raises(ValueError, match="non-empty"):
+        r.search("   ")
+    with pytest.raises(ValueError, match="k must be"):
+        r.search("filter", 0)
+    with pytest.raises(ValueError, match="unknown search mode"):
+        r.search("filter", 3, mode="magic")
+
+
+def test_status_reports_the_built_index_without_building(small_index):
+    status = index_status()
+    assert status["status"] == "degraded"  # AST graph, and status says so
+    assert status["graph"] == "ast" and status["chunks"] == small_index.chunks
+
+
+def test_other_ibis_version_has_no_index(small_index, monkeypatch):
+    monkeypatch.setattr(paths, "ibis_version", lambda: "99.0.0")
+    assert index_status()["status"] == "missing"
+    assert "ibis-12" in " ".join(index_status()["stale_indexes"]) or index_status()["stale_indexes"]
+    with pytest.raises(IndexUnavailable, match="ibert index"):
+        Retriever(paths.index_dir("99.0.0"))
+
+
+def test_index_command_skips_an_up_to_date_index(small_index, capsys):
+    from ibert_jupyter.cli import main
+
+    assert main(["index", "--json"]) == 0
+    out = capsys.readouterr()
+    assert "up to date" in out.err
+    assert json.loads(out.out.strip().splitlines()[-1])["rebuilt"] is False
