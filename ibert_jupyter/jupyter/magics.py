@@ -10,6 +10,7 @@ import importlib
 
 MAGIC_CLASSES: tuple[str, ...] = (
     "ibert_jupyter.jupyter.magics_sql:SqlMagics",
+    "ibert_jupyter.jupyter.magics_fix:FixMagics",
     "ibert_jupyter.jupyter.magics_search:SearchMagics",
 )
 

@@ -1,0 +1,36 @@
+"""The repair benchmark: corpus built from the TPC-H reference queries, JSON contract."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ibert_jupyter.cli import main
+from ibert_jupyter.evaluation.bench_repair import MUTATORS, build_corpus, frames_equal
+
+
+def test_corpus_has_at_least_eight_classes_of_real_failures(tpch_con):
+    mutants, _ = build_corpus(tpch_con, seed=0)
+    classes = {m.error_class for m in mutants}
+    assert len(classes) >= 8 and classes <= set(MUTATORS)
+    assert len({m.query for m in mutants}) >= 15
+
+
+@pytest.mark.slow
+def test_bench_json_line(capsys):
+    assert main(["bench", "repair", "--json", "--per-class", "3"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert 0.0 <= result["deterministic_fixed_ratio"] <= 1.0
+    for stats in result["classes"].values():
+        assert stats["fixed"] <= stats["verified"] <= stats["broken"] <= 3
+    assert result["deterministic_fixed_ratio"] >= 0.8
+
+
+def test_frames_equal_is_strict_about_values():
+    import pandas as pd
+
+    a = pd.DataFrame({"x": [1.0, 2.0]})
+    assert frames_equal(a, pd.DataFrame({"x": [2.0, 1.0]}))
+    assert not frames_equal(a, pd.DataFrame({"x": [1.0, 2.5]}))
+    assert not frames_equal(a, pd.DataFrame({"y": [1.0, 2.0]}))
