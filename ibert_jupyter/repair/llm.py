@@ -44,7 +44,7 @@ def api_docs(query: str, k: int = 4) -> tuple[list[str], str | None]:
         return [], f"API docs unavailable: {exc}"
     except Exception as exc:  # noqa: BLE001 - docs are optional context
         return [], f"API docs unavailable ({type(exc).__name__}: {exc})"
-    return [getattr(hit, "text", None) or str(hit) for hit in hits], None
+    return [hit.prompt_text() if hasattr(hit, "prompt_text") else str(hit) for hit in hits], None
 
 
 def _schemas(tables: Mapping[str, ir.Table]) -> str:
