@@ -21,6 +21,7 @@ from ibert_jupyter.repair.fixcontext import FixContext, same_family
 from ibert_jupyter.repair.source import Source, assigned_names
 
 MAX_NAME_CANDIDATES = 3
+CLOSE_NAME = 0.8
 
 
 def _suffix(name: str) -> str:
@@ -65,6 +66,12 @@ def _compared_with(src: Source, node: ast.AST) -> ast.expr | None:
     return None
 
 
+def _root(node: ast.AST | None) -> str | None:
+    while isinstance(node, (ast.Attribute, ast.Call, ast.Subscript)):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
 def _receiver_schema(src: Source, ctx: FixContext, stmt: ast.stmt | None, receiver: ast.expr):
     prefix = src.prefix_before(stmt) if stmt is not None else ""
     return ctx.probe_schema(prefix, src.text(receiver))
@@ -100,6 +107,23 @@ def fix_unknown_column(src: Source, diag: Diagnosis, ctx: FixContext) -> Iterato
     ]
     if not sites:
         return
+    # A relation in scope that has exactly this column: the reference is stale, not misspelt.
+    attribute_sites = [s for s in sites if isinstance(s, ast.Attribute) and isinstance(s.value, ast.Name)]
+    rebinds: list[Candidate] = []
+    if attribute_sites:
+        for holder in sorted(assigned_names(src.tree) | set(ctx.tables)):
+            if holder in {s.value.id for s in attribute_sites}:
+                continue
+            partners = {_root(_compared_with(src, s)) for s in attribute_sites}
+            if holder in partners:  # a.o_key == o.o_key: rebinding would compare o with itself
+                continue
+            if wrong in (ctx.probe_schema(prefix, holder) or {}):
+                rebinds.append(Candidate(
+                    src.apply(src.replace(s.value, holder) for s in attribute_sites),
+                    "rebind-relation",
+                    f"{wrong!r} is a column of {holder!r}, the relation derived earlier, not of "
+                    f"{attribute_sites[0].value.id!r}; the reference now points at {holder!r}.",
+                ))
     # The relation the failing access was made on decides the pool of real columns.
     schema = None
     want_type = partner = None
@@ -117,7 +141,12 @@ def fix_unknown_column(src: Source, diag: Diagnosis, ctx: FixContext) -> Iterato
                 break
     if schema is None:
         schema = ctx.all_columns()
-    for name in rank_columns(wrong, schema, want_type, partner):
+    ranked = rank_columns(wrong, schema, want_type, partner)
+    # A near-identical column name on the same relation beats rebinding to another relation.
+    if not ranked or _similarity(wrong, ranked[0]) < CLOSE_NAME:
+        yield from rebinds
+        rebinds = []
+    for name in ranked:
         edits = []
         for site in sites:
             if isinstance(site, ast.Attribute):
@@ -131,6 +160,7 @@ def fix_unknown_column(src: Source, diag: Diagnosis, ctx: FixContext) -> Iterato
             f"There is no column {wrong!r} on that relation; the closest existing column by "
             f"name{' and type' if want_type else ''} is {name!r}{typed}.",
         )
+    yield from rebinds
 
 
 def _rename_attribute(src: Source, old: str, new: str, line: int | None) -> str:

@@ -35,6 +35,7 @@ def _run(con, result):
         ("orders.filter((orders.o_total > 50).count()", "orders.filter((orders.o_total > 50))"),
         ("orders.relabel({'o_total': 'total'})", "rename({'total': 'o_total'})"),
         ("orders.select(x=orders.o_status.cast('int64'))", "try_cast"),
+        ("big = orders.mutate(twice=orders.o_total * 2)\nbig.group_by('o_status').agg(s=orders.twice.sum())", "s=big.twice.sum()"),
     ],
 )
 def test_error_classes_get_verified_fixes(con, tables, broken, expected_fragment):
