@@ -138,7 +138,7 @@ def answer(
         reason = str(exc) if isinstance(exc, ModelUnavailable) else f"the model runtime is not installed ({exc})"
         text = f"The model is unavailable: {reason}"
         if symbols:
-            text += "\nThe retrieved Ibis API symbols below may still help."
+            notices.append("No generated answer; the retrieved Ibis API symbols may still help.")
         return ChatAnswer(question, "model_unavailable", text, [Segment("text", text).to_dict()],
                           symbols, tables, notices)
 

@@ -9,7 +9,7 @@ import { askQuestion, fetchStatus, IComponentStatus, IServerStatus } from './api
 import { el, renderAnswer, renderError, renderText } from './render';
 import { kernelSnapshot } from './snapshot';
 
-const DETAIL_KEYS = ['message', 'error', 'reason', 'detail', 'hint', 'name', 'path'];
+const DETAIL_KEYS = ['message', 'error', 'reason', 'detail', 'hint', 'instructions', 'name', 'path'];
 
 function componentLine(label: string, component: IComponentStatus | undefined): HTMLElement {
   const row = el('div', 'ibert-status-row');
@@ -19,8 +19,15 @@ function componentLine(label: string, component: IComponentStatus | undefined): 
   row.appendChild(el('span', 'ibert-status-label', `${label}:`));
   row.appendChild(el('span', `ibert-status-value ibert-status-${status}`, status));
   const key = DETAIL_KEYS.find(k => component && typeof component[k] === 'string' && component[k]);
+  if (component && typeof component.model === 'string') {
+    row.appendChild(el('span', 'ibert-status-model', ` ${component.model}`));
+  }
   if (key && component) {
-    row.appendChild(el('div', 'ibert-status-detail', String(component[key])));
+    // First line only; the full text (e.g. setup instructions) is in the tooltip.
+    const full = String(component[key]);
+    const detail = el('div', 'ibert-status-detail', full.split('\n')[0]);
+    detail.title = full;
+    row.appendChild(detail);
   }
   return row;
 }

@@ -113,14 +113,30 @@ export function renderSymbols(symbols: ISymbol[]): HTMLElement {
   return box;
 }
 
+/**
+ * The first line says why; the rest (usually setup instructions) folds away so the
+ * retrieved symbols stay in view.
+ */
+export function renderUnavailable(text: string): HTMLElement {
+  const warning = el('div', 'ibert-unavailable');
+  warning.appendChild(el('strong', undefined, 'Model unavailable'));
+  const [first, ...rest] = text.split('\n');
+  warning.appendChild(renderText(first));
+  const details = rest.join('\n').trim();
+  if (details) {
+    const more = el('details', 'ibert-unavailable-details');
+    more.appendChild(el('summary', undefined, 'Details and how to enable the model'));
+    more.appendChild(el('pre', undefined, details));
+    warning.appendChild(more);
+  }
+  return warning;
+}
+
 export function renderAnswer(answer: IChatAnswer): HTMLElement {
   const box = el('div', 'ibert-answer');
   box.dataset.status = answer.status;
   if (answer.status === 'model_unavailable') {
-    const warning = el('div', 'ibert-unavailable');
-    warning.appendChild(el('strong', undefined, 'Model unavailable'));
-    warning.appendChild(renderText(answer.text));
-    box.appendChild(warning);
+    box.appendChild(renderUnavailable(answer.text));
   } else {
     for (const segment of answer.segments) {
       box.appendChild(segment.kind === 'code' ? renderCode(segment) : renderText(segment.text));
