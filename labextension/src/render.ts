@@ -89,6 +89,12 @@ export function renderCode(segment: ISegment): HTMLElement {
   const pre = el('pre');
   pre.appendChild(el('code', `language-${segment.language ?? 'python'}`, segment.text));
   box.appendChild(pre);
+  if (segment.verification?.sql) {
+    const sql = el('details', 'ibert-sql');
+    sql.appendChild(el('summary', undefined, 'SQL'));
+    sql.appendChild(el('pre', undefined, segment.verification.sql));
+    box.appendChild(sql);
+  }
   return box;
 }
 

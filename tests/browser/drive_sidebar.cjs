@@ -71,6 +71,9 @@ async function main() {
     out.answerText = await answer.innerText();
     out.contextText = await answer.locator('.ibert-context').innerText().catch(() => null);
     out.symbolCount = await answer.locator('.ibert-symbol').count();
+    out.codeBlocks = await answer.locator('.ibert-code > pre').allInnerTexts();
+    out.badges = await answer.locator('.ibert-badge').allInnerTexts();
+    out.sql = await answer.locator('.ibert-sql pre').allTextContents();
     out.notices = await answer.locator('.ibert-notice').allInnerTexts();
     out.snapshotNote = await page.innerText('#ibert-sidebar .ibert-snapshot-note');
     out.questionEcho = await page.innerText('#ibert-sidebar .ibert-question-echo');
