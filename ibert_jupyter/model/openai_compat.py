@@ -1,0 +1,78 @@
+"""Backend for any OpenAI-compatible endpoint (vLLM serving Devstral + iBERT's LoRA).
+
+Same prompts as the local backend; N candidates via the API's ``n``; streaming over SSE.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Callable
+
+from ibert_jupyter.model.base import Completion, GenerationRequest
+from ibert_jupyter.model.config import ModelSettings
+from ibert_jupyter.model.errors import ModelUnavailable
+
+
+class OpenAICompatibleModel:
+    def __init__(self, settings: ModelSettings, *, timeout_s: float = 300.0):
+        if not settings.endpoint:
+            raise ModelUnavailable("no endpoint configured: set IBERT_OPENAI_BASE_URL")
+        self.settings = settings
+        self.base_url = settings.endpoint.rstrip("/")
+        self.model_name = settings.endpoint_model or settings.model
+        self.name = f"openai:{self.base_url}/{self.model_name}"
+        self.timeout_s = timeout_s
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json"}
+        if self.settings.api_key:
+            headers["Authorization"] = f"Bearer {self.settings.api_key}"
+        return headers
+
+    def generate(
+        self, request: GenerationRequest, on_token: Callable[[int, str], None] | None = None
+    ) -> list[Completion]:
+        import httpx
+
+        body = {
+            "model": self.model_name,
+            "messages": list(request.messages),
+            "n": request.n,
+            "max_tokens": request.max_new_tokens,
+            "temperature": request.temperature,
+            "top_p": request.top_p,
+            "stream": True,
+        }
+        if request.stop:
+            body["stop"] = list(request.stop)
+        texts = [""] * request.n
+        counts = [0] * request.n
+        reasons = ["length"] * request.n
+        url = f"{self.base_url}/chat/completions"
+        try:
+            with httpx.stream("POST", url, json=body, headers=self._headers(), timeout=self.timeout_s) as response:
+                if response.status_code != 200:
+                    detail = response.read().decode(errors="replace")[:500]
+                    raise ModelUnavailable(f"endpoint {url} answered {response.status_code}: {detail}")
+                for line in response.iter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    payload = line[len("data:"):].strip()
+                    if payload == "[DONE]":
+                        break
+                    chunk = json.loads(payload)
+                    for choice in chunk.get("choices", []):
+                        index = int(choice.get("index", 0))
+                        if not 0 <= index < request.n:
+                            raise ModelUnavailable(f"endpoint returned choice index {index} for n={request.n}")
+                        delta = (choice.get("delta") or {}).get("content") or ""
+                        if delta:
+                            texts[index] += delta
+                            counts[index] += 1
+                            if on_token is not None:
+                                on_token(index, delta)
+                        if choice.get("finish_reason"):
+                            reasons[index] = choice["finish_reason"]
+        except httpx.HTTPError as exc:
+            raise ModelUnavailable(f"cannot reach the model endpoint {url}: {exc}") from exc
+        return [Completion(text=t, tokens=c, finish_reason=r) for t, c, r in zip(texts, counts, reasons)]
