@@ -2,5 +2,9 @@
 
 from ibert_jupyter.sql.portability import DialectResult, portability_report, summarize
 from ibert_jupyter.sql.render import DIALECTS, UnknownDialect, render_sql
+from ibert_jupyter.sql.transpile import Conversion, UnsupportedSQL, sql_to_ibis
 
-__all__ = ["DIALECTS", "DialectResult", "UnknownDialect", "portability_report", "render_sql", "summarize"]
+__all__ = [
+    "DIALECTS", "Conversion", "DialectResult", "UnknownDialect", "UnsupportedSQL",
+    "portability_report", "render_sql", "sql_to_ibis", "summarize",
+]
