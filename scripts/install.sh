@@ -38,4 +38,12 @@ if ! stamp_ok .venv-serena/.installed; then
   .venv-serena/bin/pip install -q "serena-agent==2.1.0" "pyright" 2>&1 | quiet
   touch .venv-serena/.installed
 fi
+# JupyterLab sidebar: build + link into .venv (skips itself when node/npm are missing)
+bash scripts/build_labextension.sh .venv
+
+# Browser tests drive Debian chromium (no playwright browser download)
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "[install] chromium (Debian) for the browser tests"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
 echo "[install] done"
