@@ -62,9 +62,11 @@ class CompiledStep:
     compiled graph and its CUDA graphs stay valid because tensor addresses do not change.
     """
 
-    def __init__(self, model, mode: str = "reduce-overhead"):
+    def __init__(self, model, mode: str = "reduce-overhead", coordinate_descent_tuning: bool = True):
         self.model = model
         self.mode = mode
+        # measured on an H200 (bench decode): 74.2 tok/s with it vs 69.7-72.1 without
+        self.coordinate_descent_tuning = coordinate_descent_tuning
         self._fn = None
         self._caches: dict[tuple[int, int], object] = {}
 
@@ -90,6 +92,10 @@ class CompiledStep:
 
     def __call__(self, input_ids, cache_position, past_key_values):
         if self._fn is None:
+            if self.coordinate_descent_tuning:
+                import torch._inductor.config as inductor_config
+
+                inductor_config.coordinate_descent_tuning = True
             self._fn = torch.compile(self._forward, mode=self.mode, fullgraph=False, dynamic=False)
         logits = self._fn(input_ids, cache_position, past_key_values)
         return logits.clone()  # CUDA-graph outputs are overwritten by the next replay

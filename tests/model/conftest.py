@@ -1,0 +1,80 @@
+"""A tiny Devstral for tests.
+
+FAKE WEIGHTS: Devstral's weights cannot be downloaded here, so this fixture builds a
+RANDOMLY INITIALISED model of Devstral-Small-2507's own architecture (MistralConfig /
+MistralForCausalLM, shrunk sizes), a peft LoRA adapter saved next to it, and a Tekken
+tokenizer file (mistral-common's format, byte-level vocab). It stands in for weights we
+cannot have and is loaded through the production loader. Its outputs are noise.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from ibert_jupyter.model import runtime
+
+
+def write_tekken(path) -> int:
+    """A byte-level Tekken v7 tokenizer file; returns its vocabulary size."""
+    from mistral_common.tokens.tokenizers.tekken import Tekkenizer
+
+    n_special = len(Tekkenizer.DEPRECATED_SPECIAL_TOKENS)
+    vocab = [{"rank": i, "token_bytes": base64.b64encode(bytes([i])).decode(), "token_str": None}
+             for i in range(256)]
+    data = {
+        "config": {
+            "pattern": r"[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+",
+            "num_vocab_tokens": 256,
+            "default_vocab_size": 256 + n_special,
+            "default_num_special_tokens": n_special,
+            "version": "v7",
+        },
+        "vocab": vocab,
+    }
+    path.write_text(json.dumps(data))
+    return 256 + n_special
+
+
+@pytest.fixture(scope="session")
+def tiny_devstral(tmp_path_factory):
+    """Directory with a FAKE (random) tiny Devstral + tekken.json, and a LoRA adapter dir."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import MistralConfig, MistralForCausalLM
+
+    root = tmp_path_factory.mktemp("tiny-devstral")
+    weights = root / "devstral"
+    weights.mkdir()
+    vocab_size = write_tekken(weights / "tekken.json")
+    config = MistralConfig(
+        vocab_size=vocab_size, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, head_dim=16, max_position_embeddings=4096,
+        rope_theta=1_000_000_000.0, sliding_window=None, tie_word_embeddings=False,
+        bos_token_id=1, eos_token_id=2,
+    )
+    torch.manual_seed(0)
+    model = MistralForCausalLM(config).to(torch.bfloat16)
+    model.save_pretrained(weights)
+    lora = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]))
+    with torch.no_grad():
+        for name, param in lora.named_parameters():
+            if "lora_B" in name:  # peft starts B at zero (a no-op adapter); make it matter
+                param.normal_(0, 0.5)
+    adapter = root / "ibert-lora"
+    lora.save_pretrained(adapter)
+    return {"weights": weights, "adapter": adapter}
+
+
+@pytest.fixture
+def fresh_runtime(tmp_path, monkeypatch):
+    """Isolated runtime: no IBERT_* env leaks in, request log in tmp_path."""
+    for var in list(__import__("os").environ):
+        if var.startswith("IBERT_"):
+            monkeypatch.delenv(var)
+    monkeypatch.setenv("IBERT_LOG_DB", str(tmp_path / "requests.sqlite"))
+    runtime.configure(None)
+    yield
+    runtime.configure(None)
