@@ -139,7 +139,9 @@ class ExprContext:
         allow_exists: bool = False,
         grouping: dict[exp.Expression, int] | None = None,
         names: dict[tuple[str, str], str] | None = None,
+        outputs: dict[str, exp.Expression] | None = None,
     ):
+        self.outputs = outputs or {}
         self.tr = translator
         self.scope = scope
         self.owner = owner
@@ -161,6 +163,8 @@ class ExprContext:
             return Code(column_access(self.source_vars[node.table], node.name))
         if key in self.names:
             return Code(column_access(self.owner, self.names[key]))
+        if not node.table and node.name in self.outputs and self.outputs[node.name] is not node:
+            return self.render(self.outputs[node.name])
         if not node.table:
             matches = [name for (alias, col), name in self.names.items() if col == node.name]
             if len(set(matches)) == 1:
@@ -541,6 +545,8 @@ class QueryTranslator:
         if key_args:
             calls.append(f".group_by({_args(_select_args(key_args))})")
         metric_args = _select_args([(n, c, False) for n, c in metrics])
+        if not all(kwarg_ok(n) for n, _ in metrics):  # agg takes one positional: a list
+            metric_args = ["[" + ", ".join(f"{c.receiver()}.name({n!r})" for n, c in metrics) + "]"]
         calls.append(f".agg({_args(metric_args)})")
         agg_columns = key_names + [n for n, _ in metrics]
         code = _chain(head, calls)
@@ -551,7 +557,8 @@ class QueryTranslator:
         var = self.program.assign("agg" if "agg" not in self.program.names else "grouped", code)
         fixed = {k: Code(v.text.replace(agg_var_placeholder, var)) for k, v in replacements.items()}
         post_scope = Scope(names={}, var=var, parent=scope.parent, used_vars=set(scope.used_vars))
-        post = ExprContext(self, post_scope, var, replacements=fixed, grouping=grouping)
+        post = ExprContext(self, post_scope, var, replacements=fixed, grouping=grouping,
+                           outputs=dict(zip(names, items)))
         calls = []
         if node.args.get("having"):
             calls.append(f".filter({post(node.args['having'].this).wrap(0)})")
@@ -622,6 +629,20 @@ class QueryTranslator:
         all_keys = list(dict.fromkeys(all_keys))
         base = self.materialize(Relation(head, []), "base")
         items = [_strip_alias(i) for i in node.expressions]
+        sort_terms, extra = [], []
+        for n, ordered in enumerate(node.args["order"].expressions if node.args.get("order") else []):
+            key = _unparen(ordered.this)
+            if isinstance(key, exp.Column) and not key.table and key.name in names:
+                sort_terms.append((key.name, ordered))
+            elif isinstance(key, exp.Literal) and not key.is_string:
+                sort_terms.append((names[int(key.this) - 1], ordered))
+            elif key in items:
+                sort_terms.append((names[items.index(key)], ordered))
+            else:  # computed per branch (it may use GROUPING()), sorted on, then dropped
+                name = self.program.fresh(f"sort_key_{n + 1}")
+                extra.append(exp.alias_(key.copy(), name))
+                sort_terms.append((name, ordered))
+        all_names = names + [e.alias for e in extra]
         branches = []
         for keyset in sets:
             keys = plain_keys + keyset
@@ -631,6 +652,7 @@ class QueryTranslator:
             branch.set("limit", None)
             branch.set("offset", None)
             branch.set("group", exp.Group(expressions=[k.copy() for k in keys]) if keys else None)
+            branch.set("expressions", [e.copy() for e in node.expressions] + [e.copy() for e in extra])
             # Rolled-up keys read as NULLs of the key's type in this branch.
             nulls = {}
             for k in all_keys:
@@ -640,12 +662,11 @@ class QueryTranslator:
                     typed = column_access(base.code, scope.names[(k.table, k.name)])
                     nulls[k] = Code(f"ibis.null({typed}.type())")
             branch_scope = Scope(names=dict(scope.names), var=base.code, parent=scope.parent)
-            relation, post = self.aggregate(branch, branch_scope, base.code, names, grouping, nulls)
-            branches.append(self.finish(branch, relation, post, names).code)
+            relation, post = self.aggregate(branch, branch_scope, base.code, all_names, grouping, nulls)
+            branches.append(self.finish(branch, relation, post, all_names).code)
         union = branches[0] + "".join(f".union({b})" for b in branches[1:])
         var = self.program.assign("rolled_up", union)
-        hidden, sort_terms = self._sort_terms(node, names, None)
-        return self.finish(node, Relation(var, names, is_var=True), sort_terms, names)
+        return self.finish(node, Relation(var, all_names, is_var=True), sort_terms, names)
 
     # -- set operations -----------------------------------------------------------------------
     def set_operation(self, node: exp.Expression, parent: Scope | None) -> Relation:
@@ -664,6 +685,15 @@ class QueryTranslator:
             operands = [inner.this, inner.expression] + operands[1:]
         relations = [self.query(op, None) for op in operands]
         names = relations[0].columns
+        nulls = [_null_positions(op) for op in operands]
+        donors: dict[int, int] = {}
+        for pos in set().union(*nulls):
+            donor = next((i for i, n in enumerate(nulls) if pos not in n), None)
+            if donor is None:
+                raise UnsupportedSQL("set operation column that is NULL in every branch", node)
+            donors[pos] = donor
+        for i in set(donors.values()):
+            relations[i] = self.materialize(relations[i], "part")
         parts = []
         for i, rel in enumerate(relations):
             if len(rel.columns) != len(names):
@@ -672,6 +702,12 @@ class QueryTranslator:
                 rel = self.materialize(rel, "part")
                 mapping = {new: old for new, old in zip(names, rel.columns) if new != old}
                 rel = Relation(f"{rel.code}.rename({mapping!r})", names)
+            casts = [
+                f"{names[pos]!r}: {column_access(relations[donors[pos]].code, relations[donors[pos]].columns[pos])}.type()"
+                for pos in sorted(nulls[i])
+            ]
+            if casts:  # a bare NULL takes the column's type from another branch, as in SQL
+                rel = Relation(f"{rel.code}.cast({{{', '.join(casts)}}})", names)
             parts.append(rel.code if i == 0 or rel.is_var or "\n" not in rel.code else self.materialize(rel, "part").code)
         head = parts[0]
         if "\n" in head or (not relations[0].is_var and "." in head and len(parts) > 1):
@@ -757,6 +793,19 @@ class QueryTranslator:
         exp.Union: set_operation,
         exp.Intersect: set_operation,
         exp.Except: set_operation,
+    }
+
+
+def _null_positions(node: exp.Expression) -> set[int]:
+    """Output positions where a set-operation branch selects a bare NULL."""
+    node = _unparen(node)
+    if isinstance(node, exp.Subquery):
+        return _null_positions(node.this)
+    if isinstance(node, (exp.Union, exp.Intersect, exp.Except)):
+        return _null_positions(node.this) & _null_positions(node.expression)
+    return {
+        i for i, item in enumerate(getattr(node, "selects", []))
+        if isinstance(_unparen(_strip_alias(item)), exp.Null)
     }
 
 

@@ -294,6 +294,16 @@ class ScalarRenderer:
             return Code(f"ibis.interval({keyword}={amount})")
         return Code(f"{self(amount_node).receiver()}.as_interval({keyword[:-1]!r})")
 
+    def date_add(self, node: exp.Expression) -> Code:
+        unit_node = node.args.get("unit")
+        unit = unit_node.name.upper() if unit_node is not None else "DAY"
+        keyword = _INTERVAL_UNITS.get(unit)
+        amount = _literal_int(node.expression)
+        if keyword is None or amount is None:
+            raise UnsupportedSQL(f"{type(node).__name__} with a non-constant amount or unit {unit}", node)
+        op = "-" if isinstance(node, exp.DateSub) else "+"
+        return Code(f"{self(node.this).wrap(PREC_ADD)} {op} ibis.interval({keyword}={amount})", PREC_ADD)
+
     def extract(self, node: exp.Extract) -> Code:
         part = node.this.name.upper()
         method = _DATE_PARTS.get(part)
@@ -477,6 +487,8 @@ class ScalarRenderer:
         exp.TryCast: cast,
         exp.Interval: interval,
         exp.Extract: extract,
+        exp.DateAdd: date_add,
+        exp.DateSub: date_add,
         exp.CurrentDate: current_date,
         exp.CurrentTimestamp: current_date,
         exp.Substring: substring,
