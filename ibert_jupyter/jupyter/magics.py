@@ -12,6 +12,7 @@ MAGIC_CLASSES: tuple[str, ...] = (
     "ibert_jupyter.jupyter.magics_sql:SqlMagics",
     "ibert_jupyter.jupyter.magics_fix:FixMagics",
     "ibert_jupyter.jupyter.magics_search:SearchMagics",
+    "ibert_jupyter.jupyter.magics_generate:GenerateMagics",
 )
 
 

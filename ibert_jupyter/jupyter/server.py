@@ -12,6 +12,7 @@ from jupyter_server.utils import url_path_join
 
 ROUTE_MODULES: tuple[str, ...] = (
     "ibert_jupyter.jupyter.handlers_status",
+    "ibert_jupyter.jupyter.handlers_model",
     "ibert_jupyter.jupyter.handlers_search",
     "ibert_jupyter.jupyter.handlers_chat",
 )
