@@ -25,13 +25,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--no-baseline", action="store_true", help="skip the parse_sql baseline")
 
 
-def baseline(sql: str, con, timeout_s: float) -> tuple[bool, bool, bool, str]:
+def baseline(sql: str, con, catalog: dict, timeout_s: float) -> tuple[bool, bool, bool, str]:
     """(converted, ran, matched, message) for ibis.parse_sql + ibis.decompile."""
     import ibis
 
     from ibert_jupyter.sql.transpile.checked import run_and_compare
 
-    catalog = {name: con.get_schema(name) for name in con.list_tables()}
     try:
         code = ibis.decompile(ibis.parse_sql(sql, catalog))
     except Exception as exc:  # noqa: BLE001 - the baseline failing is the measurement
@@ -58,12 +57,13 @@ def run(args) -> int:
         wanted = {int(q) for q in args.queries.split(",")}
         queries = {n: q for n, q in queries.items() if n in wanted}
     con = tpc.connect(suite, scale=args.scale)
+    catalog = {name: con.get_schema(name) for name in con.list_tables()}
     counts = dict(converted=0, ran=0, matched=0)
     base = dict(converted=0, ran=0, matched=0)
     times, failures, base_failures = [], {}, {}
     for number, sql in tqdm(queries.items(), desc=f"sql2ibis {args.suite}", file=sys.stderr):
         t0 = time.perf_counter()
-        outcome = convert_and_check(sql, con, timeout_s=args.timeout)
+        outcome = convert_and_check(sql, con, timeout_s=args.timeout, catalog=catalog)
         if outcome.conversion is not None:
             times.append(outcome.conversion.elapsed_ms)
         else:
@@ -73,7 +73,7 @@ def run(args) -> int:
         if not outcome.matched:
             failures[number] = f"{outcome.stage}: {outcome.message}"[:300]
         if not args.no_baseline:
-            converted, ran, matched, message = baseline(sql, con, args.timeout)
+            converted, ran, matched, message = baseline(sql, con, catalog, args.timeout)
             base["converted"] += converted
             base["ran"] += ran
             base["matched"] += matched

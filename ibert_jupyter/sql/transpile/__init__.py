@@ -17,7 +17,7 @@ from sqlglot.errors import OptimizeError, ParseError, SqlglotError
 from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 
-from ibert_jupyter.sql.transpile.catalog import CatalogError, ibis_schemas, sqlglot_schema
+from ibert_jupyter.sql.transpile.catalog import CatalogError, ibis_schemas, prepared_schema
 from ibert_jupyter.sql.transpile.errors import UnsupportedSQL
 from ibert_jupyter.sql.transpile.relations import QueryTranslator
 
@@ -65,9 +65,10 @@ def sql_to_ibis(sql: str, dialect: str = "duckdb", catalog: Any = None) -> Conve
     started = time.perf_counter()
     schemas = ibis_schemas(catalog)
     statement = _parse(sql, dialect)
+    schema = prepared_schema(schemas, dialect)
     try:
         qualified = qualify(
-            statement, schema=sqlglot_schema(schemas), dialect=dialect,
+            statement, schema=schema, dialect=dialect,
             quote_identifiers=False, validate_qualify_columns=True,
         )
     except OptimizeError as exc:
@@ -75,7 +76,7 @@ def sql_to_ibis(sql: str, dialect: str = "duckdb", catalog: Any = None) -> Conve
     except SqlglotError as exc:
         raise UnsupportedSQL("name resolution", statement, str(exc)) from exc
     try:  # types let rules keep SQL semantics (AVG over DECIMAL is DOUBLE in DuckDB)
-        annotate_types(qualified, schema=sqlglot_schema(schemas), dialect=dialect)
+        annotate_types(qualified, schema=schema, dialect=dialect)
     except Exception:  # noqa: BLE001 - rules fall back to untyped behaviour
         pass
     translator = QueryTranslator({t: list(s.names) for t, s in schemas.items()}, dialect)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Mapping
 
 import ibis
@@ -9,6 +10,7 @@ import ibis.expr.datatypes as dt
 import ibis.expr.schema as sch
 from ibis.backends.sql.datatypes import DuckDBType
 from sqlglot import exp
+from sqlglot.schema import MappingSchema
 
 
 class CatalogError(ValueError):
@@ -44,6 +46,16 @@ def sqlglot_schema(schemas: Mapping[str, sch.Schema]) -> dict[str, dict[str, str
         table: {col: DuckDBType.from_ibis(dtype).sql("duckdb") for col, dtype in schema.items()}
         for table, schema in schemas.items()
     }
+
+
+@functools.lru_cache(maxsize=16)
+def _mapping_schema(key: tuple[tuple[str, sch.Schema], ...], dialect: str) -> MappingSchema:
+    return MappingSchema(sqlglot_schema(dict(key)), dialect=dialect)
+
+
+def prepared_schema(schemas: Mapping[str, sch.Schema], dialect: str) -> MappingSchema:
+    """sqlglot's schema object for ``schemas``, built once per distinct catalog."""
+    return _mapping_schema(tuple(sorted(schemas.items())), dialect)
 
 
 def ibis_type(datatype: exp.DataType) -> dt.DataType:
