@@ -19,6 +19,7 @@ from sqlglot.optimizer.qualify import qualify
 
 from ibert_jupyter.sql.transpile.catalog import CatalogError, ibis_schemas, prepared_schema
 from ibert_jupyter.sql.transpile.errors import UnsupportedSQL
+from ibert_jupyter.sql.transpile.layout import layout
 from ibert_jupyter.sql.transpile.relations import QueryTranslator
 
 __all__ = ["CatalogError", "Conversion", "UnsupportedSQL", "sql_to_ibis"]
@@ -86,8 +87,7 @@ def sql_to_ibis(sql: str, dialect: str = "duckdb", catalog: Any = None) -> Conve
         raise
     except RecursionError as exc:
         raise UnsupportedSQL("query nesting too deep", statement) from exc
-    lines = [*translator.program.statements, relation.code]
-    code = "\n".join(lines)
+    code = layout([*translator.program.statements, relation.code])
     if "from ibis import _" not in code and "_." in code.replace("ibis._", ""):
         code = "from ibis import _\n" + code
     return Conversion(

@@ -619,7 +619,10 @@ class QueryTranslator:
             elif isinstance(k, exp.Cube):
                 raise UnsupportedSQL("GROUP BY CUBE", k)
             elif isinstance(k, exp.GroupingSets):
-                gsets = [list(s.expressions) if isinstance(s, exp.Tuple) else [s] for s in k.expressions]
+                gsets = [
+                    list(s.expressions) if isinstance(s, exp.Tuple) else [_unparen(s)]
+                    for s in k.expressions
+                ]
                 sets = _product(sets, gsets)
             else:
                 plain_keys.append(k)
