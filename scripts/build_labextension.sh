@@ -4,7 +4,7 @@
 #   usage: scripts/build_labextension.sh [VENV_DIR]   (default: .venv)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VENV="${1:-$ROOT/.venv}"
+VENV="$(cd "${1:-$ROOT/.venv}" && pwd)"  # absolute: we cd below
 EXT="$ROOT/labextension"
 OUT="$ROOT/ibert_jupyter/labextension_static"
 DEST="$VENV/share/jupyter/labextensions/ibert-jupyter"
