@@ -115,7 +115,7 @@ def qdrant_latency(retriever, queries: list[dict], vectors: list[np.ndarray]) ->
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--queries", type=Path, default=None, help="labeled queries (JSONL); default: the packaged set")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the index first (build time is measured)")
-    parser.add_argument("--finetune-steps", type=int, default=100, help="fine-tuning steps when no fine-tuned model exists")
+    parser.add_argument("--finetune-steps", type=int, default=40, help="fine-tuning steps when no fine-tuned model exists")
     parser.add_argument("--retrain", action="store_true", help="fine-tune again even if a fine-tuned model exists")
     parser.add_argument("--no-finetune", action="store_true", help="skip the fine-tuned variant (reported as null)")
     parser.add_argument("--latency-repeats", type=int, default=3)
@@ -139,7 +139,7 @@ def _ensure_finetuned(args, queries: list[dict]) -> tuple[Path | None, dict | No
 def run(args: argparse.Namespace) -> int:
     from ibert_jupyter.retrieval import paths
     from ibert_jupyter.retrieval.build import build_index, read_manifest
-    from ibert_jupyter.retrieval.search import Retriever
+    from ibert_jupyter.retrieval.retriever import Retriever
 
     queries = load_queries(args.queries or default_queries_path())
     ft_dir, ft_report = _ensure_finetuned(args, queries)

@@ -14,6 +14,6 @@ __all__ = ["IndexUnavailable", "search"]
 
 def search(query: str, k: int = 5) -> list:
     """Top-k Ibis symbols (``SearchHit``) answering ``query``, ranked by hybrid + graph search."""
-    from ibert_jupyter.retrieval.search import search as _search
+    from ibert_jupyter.retrieval.retriever import search as _search
 
     return _search(query, k)

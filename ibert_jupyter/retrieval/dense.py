@@ -7,11 +7,28 @@ loads through the same function.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from pathlib import Path
 
 DIMENSION = 384
+THREADS_ENV = "IBERT_EMBED_THREADS"
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None = None):
+    """Run torch with few threads while embedding: on a shared CPU, OpenMP threads that spin
+    waiting for busy cores made one MiniLM step 10-20x slower than a single thread."""
+    import torch
+
+    n = n or int(os.environ.get(THREADS_ENV, "1"))
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def base_model_path() -> Path:
@@ -41,5 +58,6 @@ def load_encoder(model_path: str | None = None):
 def encode(texts: list[str], model_path: str | None = None, *, batch_size: int = 64, progress: bool = False):
     """L2-normalised float32 embeddings, shape (len(texts), 384)."""
     model = load_encoder(model_path)
-    return model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
-                        show_progress_bar=progress)
+    with torch_threads():
+        return model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
+                            show_progress_bar=progress)

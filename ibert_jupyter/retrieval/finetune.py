@@ -49,7 +49,7 @@ def mine_pairs(chunks: list[Chunk], exclude_queries: list[str] = (), *, seed: in
         if c.kind not in SYMBOL_KINDS or not c.summary:
             continue
         target = f"{c.public_name}{c.signature}"[:300]
-        pairs.append(Pair(target, c.doc[:600], "signature_doc"))
+        pairs.append(Pair(target, c.doc[:300], "signature_doc"))
         for sentence in _sentences(c.doc)[:3]:
             pairs.append(Pair(sentence, target, "doc_line"))
         calls = [line for line in c.examples.splitlines() if f".{c.name}(" in line or f"{c.name}(" in line]
@@ -84,10 +84,10 @@ def train(
     output_dir: Path,
     *,
     base_model: str | None = None,
-    steps: int = 100,
-    batch_size: int = 32,
-    lr: float = 3e-5,
-    max_seq_length: int = 128,
+    steps: int = 40,
+    batch_size: int = 16,
+    lr: float = 5e-5,
+    max_seq_length: int = 64,
     seed: int = 0,
     progress: bool = True,
 ) -> dict:
@@ -96,7 +96,7 @@ def train(
     from sentence_transformers import SentenceTransformer, losses
     from tqdm import tqdm
 
-    from ibert_jupyter.retrieval.dense import base_model_path
+    from ibert_jupyter.retrieval.dense import base_model_path, torch_threads
 
     if len(pairs) < batch_size:
         raise ValueError(f"need at least {batch_size} pairs to train, got {len(pairs)}")
@@ -108,22 +108,25 @@ def train(
     warmup = max(1, steps // 10)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warmup))
     model.train()
+    threads = torch_threads()
+    threads.__enter__()
     t0 = time.perf_counter()
     losses_seen = []
     bar = tqdm(total=steps, desc="fine-tune", file=sys.stderr, disable=not progress)
     for batch in _batches(pairs, batch_size, steps, seed):
-        anchors = model.tokenize([p.anchor for p in batch])
-        positives = model.tokenize([p.positive for p in batch])
+        anchors = model.preprocess([p.anchor for p in batch]) if hasattr(model, "preprocess") else model.tokenize([p.anchor for p in batch])
+        positives = model.preprocess([p.positive for p in batch]) if hasattr(model, "preprocess") else model.tokenize([p.positive for p in batch])
         loss = loss_fn([anchors, positives], None)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad()
-        losses_seen.append(float(loss))
+        losses_seen.append(float(loss.detach()))
         bar.update(1)
         bar.set_postfix(loss=f"{losses_seen[-1]:.3f}")
     bar.close()
+    threads.__exit__(None, None, None)
     model.eval()
     output_dir.mkdir(parents=True, exist_ok=True)
     model.save(str(output_dir))

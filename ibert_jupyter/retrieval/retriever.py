@@ -3,8 +3,11 @@
 Fusion is reciprocal-rank fusion (RRF) over the top candidates of each retriever. The graph
 stage then adds (a) a structural prior — how much of Ibis uses the symbol — and (b) votes
 passed along graph edges from other strong candidates: a matching example program votes for
-the methods it calls, a matching class for its members and vice versa. The constants below
-were fixed before the labeled queries were run and are not tuned on them.
+the methods it calls, a matching class for its members. The weights below were chosen by a
+grid search on docstring-derived dev queries (``tuning.py``), never on the labeled benchmark
+queries. On those dev queries any positive prior or vote weight lowered MRR, so both are 0 by
+default: the graph then only expands hits with neighbours (``context``), and callers can turn
+the re-rank on by setting ``prior_weight`` / ``vote_weight`` on a Retriever.
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ from ibert_jupyter.retrieval.sparse import BM25Encoder
 MODES = ("bm25", "dense", "hybrid", "hybrid_graph")
 CANDIDATES = 50  # per retriever, before fusion
 RRF_K = 60
-PRIOR_WEIGHT = 0.15  # structural prior, relative to a normalised fused score of 1
-VOTE_WEIGHT = 0.25  # share of a neighbour's fused score passed along an edge
+DENSE_WEIGHT = 0.5  # share of the dense list in the fusion (BM25 gets the rest)
+PRIOR_WEIGHT = 0.0  # structural prior, relative to a normalised fused score of 1 (dev grid: 0 best)
+VOTE_WEIGHT = 0.0  # share of a neighbour's fused score passed along an edge (dev grid: 0 best)
 # relation seen from the voter: a class votes for its members, an example for what it calls,
 # a function for what it references
 VOTE_RELATIONS = {"member_by", "example_uses", "references"}
@@ -92,6 +96,8 @@ class Retriever:
         self.row = {c.id: i for i, c in enumerate(self.chunks)}
         self.prior = np.asarray([self.graph.prior(c.id) for c in self.chunks], dtype=np.float32)
         self.is_symbol = np.asarray([c.kind in SYMBOL_KINDS for c in self.chunks])
+        self.prior_weight, self.vote_weight = PRIOR_WEIGHT, VOTE_WEIGHT
+        self.vote_relations, self.dense_weight = VOTE_RELATIONS, DENSE_WEIGHT
         self._neighbour_rows = self._build_neighbour_rows()
         self.source_root = paths.ibis_source_dir().parent
 
@@ -99,7 +105,7 @@ class Retriever:
         out: list[list[int]] = [[] for _ in self.chunks]
         for i, c in enumerate(self.chunks):
             for relation, other in self.graph.neighbours(c.id):
-                if relation in VOTE_RELATIONS and other in self.row:
+                if relation in self.vote_relations and other in self.row:
                     out[i].append(self.row[other])
         return out
 
@@ -136,10 +142,10 @@ class Retriever:
             return dense_scores
         sparse_scores = self.bm25_scores(query)
         fused = np.zeros(len(self.chunks), dtype=np.float32)
-        for s in (dense_scores, sparse_scores):
+        for s, weight in ((dense_scores, self.dense_weight), (sparse_scores, 1.0 - self.dense_weight)):
             top = self._top(s, CANDIDATES)
             top = top[s[top] > 0] if s is sparse_scores else top
-            fused[top] += 1.0 / (RRF_K + np.arange(1, len(top) + 1))
+            fused[top] += weight / (RRF_K + np.arange(1, len(top) + 1))
         if mode == "hybrid":
             return fused
         return self._graph_rerank(fused)
@@ -152,10 +158,10 @@ class Retriever:
         votes = np.zeros_like(norm)
         for i in candidates:
             for j in self._neighbour_rows[i]:
-                votes[j] = max(votes[j], VOTE_WEIGHT * norm[i])  # strongest voter counts, not the crowd
+                votes[j] = max(votes[j], self.vote_weight * norm[i])  # strongest voter counts, not the crowd
         out = norm + votes
         touched = out > 0
-        out[touched] += PRIOR_WEIGHT * self.prior[touched]
+        out[touched] += self.prior_weight * self.prior[touched]
         return out
 
     # --- public -----------------------------------------------------------------------
