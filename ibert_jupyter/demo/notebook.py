@@ -97,6 +97,39 @@ revenue = (
 fuzzy = customer.mutate(distance=customer.c_name.levenshtein("Customer#000000001"))
 %ibert_sql fuzzy --all-dialects
 """),
+        _md("""
+## 4. `%ibert_fix`: repair the last error, verified against your tables
+The next cell fails on purpose (pandas habits on an Ibis table). `%ibert_fix` classifies the
+error, proposes schema-aware fixes and shows only fixes that ran through the verifier.
+"""),
+        _code("""
+by_mode = lineitem.groupby("l_shipmode").agg(total=lineitem.l_extendedprice.sum())
+by_mode.sort_values("total", ascending=False)
+""", raises=True),
+        _code("%ibert_fix --no-model"),
+        _code("""
+late = orders.filter(orders.o_orderdate > ibis.date("1998-01-01"))
+late.agg(n=late.o_totlprice.mean())
+""", raises=True),
+        _code("%ibert_fix"),
+        _md("""
+## 5. `%ibert_lint`: Semgrep rules for Ibis idioms
+"""),
+        _code("%ibert_lint"),
+        _md("""
+## 6. `%ibert_search`: the installed Ibis's own API, ranked
+Run `ibert index` once to build the index (symbol chunks, BM25 + MiniLM vectors, symbol graph, Qdrant).
+"""),
+        _code("%ibert_search rolling average over a window ordered by date"),
+        _md("""
+## 7. `%%ibert`: generate code from a request (needs Devstral)
+Candidates are compiled and type-checked against your tables before they are shown. Without
+configured weights this says *model unavailable* and how to fix it.
+"""),
+        _code("""
+%%ibert --n 4 --rounds 2
+total revenue per order priority in 1995, highest first
+"""),
     ]
 
 
