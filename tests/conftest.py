@@ -21,3 +21,14 @@ def tpcds_con():
     con = tpc.connect("ds", scale=0.01)
     yield con
     con.disconnect()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_ipython_namespace():
+    """IPython's InteractiveShell is a process-wide singleton; tests that use it must not see
+    each other's variables (magics act on every table in the namespace)."""
+    yield
+    from IPython.core.interactiveshell import InteractiveShell
+
+    if InteractiveShell.initialized():
+        InteractiveShell.instance().reset(new_session=False)

@@ -13,7 +13,8 @@ def shell(tpch_con):
     sh.user_ns["con"] = tpch_con
     sh.run_cell("orders = con.table('orders')\nexpr = orders.group_by('o_orderstatus').agg(n=orders.count())")
     yield sh
-    sh.user_ns.pop("expr", None)
+    # InteractiveShell is a process-wide singleton: leave no tables behind for other tests
+    sh.reset(new_session=False)
 
 
 def test_extension_registers_ibert_sql(shell):
