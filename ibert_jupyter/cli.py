@@ -12,6 +12,7 @@ import sys
 
 # name -> (module, help). Modules are imported only when their command runs.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "convert": ("ibert_jupyter.sql.convert_command", "convert SQL (file or stdin) to idiomatic Ibis Python"),
     "demo": ("ibert_jupyter.demo.command", "build the TPC-H demo database and notebook, start JupyterLab"),
     "status": ("ibert_jupyter.status_command", "show versions, model and index status"),
     "index": ("ibert_jupyter.retrieval.index_command", "build the retrieval index of the installed Ibis"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 
 MAGIC_CLASSES: tuple[str, ...] = (
+    "ibert_jupyter.jupyter.magics_from_sql:FromSqlMagics",
     "ibert_jupyter.jupyter.magics_sql:SqlMagics",
     "ibert_jupyter.jupyter.magics_fix:FixMagics",
     "ibert_jupyter.jupyter.magics_search:SearchMagics",

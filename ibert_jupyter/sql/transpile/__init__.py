@@ -2,11 +2,12 @@
 
 >>> conversion = sql_to_ibis("SELECT a FROM t WHERE b > 1", catalog={"t": {"a": "int", "b": "int"}})
 >>> print(conversion.code)
-t.filter(t.b > 1).select("a")
+t.filter(t.b > 1).select('a')
 """
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,8 +89,13 @@ def sql_to_ibis(sql: str, dialect: str = "duckdb", catalog: Any = None) -> Conve
     except RecursionError as exc:
         raise UnsupportedSQL("query nesting too deep", statement) from exc
     code = layout([*translator.program.statements, relation.code])
-    if "from ibis import _" not in code and "_." in code.replace("ibis._", ""):
-        code = "from ibis import _\n" + code
+    imports = []
+    if re.search(r"(?<![\w.])ibis\.", code):
+        imports.append("import ibis")
+    if re.search(r"(?<![\w.])_\.", code):
+        imports.append("from ibis import _")
+    if imports:
+        code = "\n".join(imports) + "\n\n" + code
     return Conversion(
         sql=sql, dialect=dialect, code=code, tables=dict(translator.inputs),
         elapsed_ms=(time.perf_counter() - started) * 1e3,

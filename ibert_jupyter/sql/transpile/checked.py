@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 from ibert_jupyter.sql.compare import compare_with_sql
 from ibert_jupyter.sql.transpile import Conversion, UnsupportedSQL, sql_to_ibis
@@ -55,16 +55,26 @@ def run_and_compare(con, sql: str, expr: Any, dialect: str, timeout_s: float | N
 def convert_and_check(
     sql: str, con, dialect: str = "duckdb", timeout_s: float | None = DEFAULT_TIMEOUT_S,
     catalog: Any = None,
+    tables: Mapping[str, Any] | None = None,
 ) -> CheckedConversion:
-    """Convert ``sql`` against the schemas of backend ``con`` and check it on ``con``."""
+    """Convert ``sql`` against the schemas of backend ``con`` and check it on ``con``.
+
+    ``tables`` (variable -> bound Ibis table) overrides the default ``con.table(name)``.
+    """
     from ibert_jupyter.verify import verify
 
     try:
         conversion = sql_to_ibis(sql, dialect=dialect, catalog=con if catalog is None else catalog)
     except UnsupportedSQL as exc:
         return CheckedConversion(None, False, False, False, "convert", str(exc))
-    tables = {var: con.table(name) for var, name in conversion.tables.items()}
-    report = verify(conversion.code, tables, dialect="duckdb")
+    try:
+        bound = {
+            var: tables[var] if tables and var in tables else con.table(name)
+            for var, name in conversion.tables.items()
+        }
+    except Exception as exc:  # noqa: BLE001 - a missing table is an outcome
+        return CheckedConversion(conversion, True, False, False, "verify", f"{type(exc).__name__}: {exc}")
+    report = verify(conversion.code, bound, dialect="duckdb")
     if not report.ok:
         return CheckedConversion(conversion, True, False, False, "verify", report.summary())
     try:
