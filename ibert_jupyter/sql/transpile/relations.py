@@ -630,6 +630,24 @@ class QueryTranslator:
             raise UnsupportedSQL("GROUP BY ROLLUP form", group)
         all_keys = plain_keys + [k for s in sets for k in s if k not in plain_keys]
         all_keys = list(dict.fromkeys(all_keys))
+        # SQL computes window functions over the whole grouped result; per-branch windows are
+        # only the same when each window partitions by a GROUPING() level that tells branches
+        # apart (every rolled-up key inside GROUPING(), and one level per branch).
+        levels = {tuple(k not in (plain_keys + s) for k in all_keys) for s in sets}
+        rolled = [k for k in all_keys if k not in plain_keys]
+        for window in node.find_all(exp.Window):
+            if window.find_ancestor(exp.Select) is not node:
+                continue  # inside a subquery: not over this ROLLUP's output
+            grouped = [
+                {arg for g in p.find_all(exp.Grouping) for arg in g.expressions}
+                for p in window.args.get("partition_by") or []
+            ]
+            separates = any(all(k in g for k in rolled) for g in grouped)
+            if not separates or len(levels) != len(sets) or any(isinstance(k, exp.GroupingSets) for k in group.expressions):
+                raise UnsupportedSQL(
+                    "window function over ROLLUP/GROUPING SETS output", window,
+                    "partition the window by the GROUPING() level, or compute it in an outer query",
+                )
         base = self.materialize(Relation(head, []), "base")
         items = [_strip_alias(i) for i in node.expressions]
         sort_terms, extra = [], []
