@@ -57,8 +57,8 @@ def find_backends(namespace: Mapping[str, Any]) -> dict[str, BaseBackend]:
     }
 
 
-def table_backend(table: ir.Table) -> BaseBackend | None:
-    """The backend a table is bound to, or None for unbound tables and memtables."""
+def table_backend(table: ir.Expr) -> BaseBackend | None:
+    """The backend a table (or any expression) is bound to; None when unbound or a memtable."""
     try:
         return table._find_backend(use_default=False)
     except Exception:

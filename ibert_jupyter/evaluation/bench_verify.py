@@ -13,6 +13,7 @@ import sys
 import time
 
 from ibert_jupyter.evaluation.stats import median, percentile
+from ibert_jupyter.verify.verifier import bind_result
 
 
 def add_arguments(parser) -> None:
@@ -27,17 +28,8 @@ def _ibis_alone(code: str, tables: dict, helpers: dict) -> str:
 
     import ibis
 
-    tree = ast.parse(code)
-    last = tree.body[-1]
+    tree, name = bind_result(ast.parse(code))
     namespace = {"ibis": ibis, **helpers, **tables}
-    if isinstance(last, ast.Expr):
-        tree.body[-1] = ast.copy_location(
-            ast.Assign(targets=[ast.Name("result", ast.Store())], value=last.value), last
-        )
-        ast.fix_missing_locations(tree)
-        name = "result"
-    else:
-        name = last.targets[-1].id
     exec(compile(tree, "<ibis-alone>", "exec"), namespace)  # noqa: S102 - trusted reference code
     return str(ibis.to_sql(namespace[name], dialect="duckdb"))
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
+from ibert_jupyter.context.tables import table_backend
 from ibert_jupyter.sql import DIALECTS, portability_report, render_sql, summarize
 from ibert_jupyter.sql.portability import DialectResult
 from ibert_jupyter.sql.render import highlight_html
@@ -76,8 +77,5 @@ class SqlMagics(Magics):
 
 
 def _backend_name(expr) -> str | None:
-    try:
-        name = expr._find_backend(use_default=False).name
-    except Exception:
-        return None
-    return name if name in DIALECTS else None
+    backend = table_backend(expr)
+    return backend.name if backend is not None and backend.name in DIALECTS else None

@@ -298,8 +298,12 @@ def _guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
     return ModuleProxy(module)
 
 
+_SAFE_BUILTINS: dict[str, object] = {
+    **{name: getattr(builtins, name) for name in SAFE_BUILTIN_NAMES},
+    "__import__": _guarded_import,
+}
+
+
 def safe_builtins() -> dict[str, object]:
-    """The only builtins candidate code can see."""
-    table = {name: getattr(builtins, name) for name in SAFE_BUILTIN_NAMES}
-    table["__import__"] = _guarded_import
-    return table
+    """The only builtins candidate code can see (a fresh copy per run)."""
+    return dict(_SAFE_BUILTINS)

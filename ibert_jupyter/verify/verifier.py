@@ -18,6 +18,7 @@ from typing import Any, Mapping
 import ibis
 import ibis.expr.types as ir
 
+from ibert_jupyter.context.tables import table_backend
 from ibert_jupyter.verify.report import VerificationReport
 from ibert_jupyter.verify.sandbox import ModuleProxy, SandboxError, check_tree, safe_builtins
 
@@ -53,8 +54,11 @@ def _deadline(seconds: float | None):
         signal.signal(signal.SIGALRM, previous)
 
 
-def _result_target(tree: ast.Module) -> tuple[ast.Module, str]:
-    """Bind the candidate's final expression (or last assignment) to a result name."""
+def bind_result(tree: ast.Module) -> tuple[ast.Module, str]:
+    """Bind a cell's final expression (or last assignment) to a name; returns (tree, name).
+
+    The convention every iBERT surface shares: a cell's result is its last expression.
+    """
     if not tree.body:
         raise SyntaxError("candidate is empty")
     last = tree.body[-1]
@@ -91,21 +95,8 @@ def _candidate_position(exc: BaseException, code: str) -> tuple[int | None, int 
     return frame.lineno, column
 
 
-def _table_label(variable: str, table: ir.Table) -> str:
-    try:
-        backend = table._find_backend(use_default=False)
-        return f"{variable} ({backend.name})"
-    except Exception:
-        return f"{variable} (unbound)"
-
-
-def _default_dialect(tables: Mapping[str, ir.Table]) -> str:
-    for table in tables.values():
-        try:
-            return table._find_backend(use_default=False).name
-        except Exception:
-            continue
-    return "duckdb"
+def _table_label(variable: str, backend) -> str:
+    return f"{variable} ({backend.name if backend is not None else 'unbound'})"
 
 
 def _run_preview(expr: ir.Expr, rows: int, timeout_s: float):
@@ -168,8 +159,10 @@ def verify(
         raise VerifierInputError("preview_rows must be at least 1")
 
     timings: dict[str, float] = {}
-    against = [_table_label(v, t) for v, t in tables.items()]
-    target_dialect = dialect or _default_dialect(tables)
+    backends = {variable: table_backend(table) for variable, table in tables.items()}
+    against = [_table_label(v, b) for v, b in backends.items()]
+    bound = [b.name for b in backends.values() if b is not None]
+    target_dialect = dialect or (bound[0] if bound else "duckdb")
     stage = "parse"
 
     def fail(exc: BaseException, line=None, column=None) -> VerificationReport:
@@ -193,7 +186,7 @@ def verify(
     t0 = time.perf_counter()
     try:
         check_tree(tree)
-        tree, result_name = _result_target(tree)
+        tree, result_name = bind_result(tree)
         compiled = compile(tree, CANDIDATE_FILENAME, "exec")
     except SandboxError as exc:
         timings["sandbox"] = (time.perf_counter() - t0) * 1e3

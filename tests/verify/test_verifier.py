@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ast
+
 import ibis
 import pandas as pd
 import pytest
 
 from ibert_jupyter.data import tpc
 from ibert_jupyter.verify import VerifierInputError, verify
+from ibert_jupyter.verify.verifier import bind_result
 
 QUERIES = tpc.reference_queries("h")
 
@@ -34,26 +37,15 @@ def test_tpch_reference_query_verifies_and_preview_equals_direct_execution(tpch_
     assert set(report.timings_ms) == {"parse", "sandbox", "build", "typecheck", "sql", "preview"}
     assert all(f"{name} (duckdb)" in report.verified_against for name in query.tables)
 
-    # direct execution of the same code, outside the verifier
+    # direct execution of the same code, outside the verifier's sandbox
     namespace = {"ibis": ibis, **tpc.reference_helpers(), **tables}
-    body, last = query.code.rsplit("\n", 1) if "\n" in query.code else ("", query.code)
-    exec(compile(query.code, "<direct>", "exec"), namespace)  # noqa: S102 - trusted reference
-    direct = _direct_result(query.code, namespace)
-    expected = tpch_con.execute(direct)
+    tree, name = bind_result(ast.parse(query.code))
+    exec(compile(tree, "<direct>", "exec"), namespace)  # noqa: S102 - trusted reference
+    expected = tpch_con.execute(namespace[name])
     preview = report.preview
     assert list(preview.columns) == list(expected.columns)
     assert len(preview) == len(expected)
     pd.testing.assert_frame_equal(_normalize(preview), _normalize(expected), check_dtype=False, atol=1e-6)
-
-
-def _direct_result(code: str, namespace: dict):
-    import ast
-
-    tree = ast.parse(code)
-    last = tree.body[-1]
-    if isinstance(last, ast.Expr):
-        return eval(compile(ast.Expression(last.value), "<direct>", "eval"), namespace)  # noqa: S307
-    return namespace[last.targets[-1].id]
 
 
 def test_wrong_column_points_at_its_line_and_column(tpch_con):
