@@ -44,38 +44,33 @@ UNSUPPORTED = {
 }
 
 
-@pytest.fixture(scope="module")
-def catalog(tpch_con):
-    return {name: tpch_con.get_schema(name) for name in tpch_con.list_tables()}
-
-
 @pytest.mark.parametrize("name", sorted(MATCHING))
-def test_construct_matches_sql(tpch_con, catalog, name):
-    outcome = convert_and_check(MATCHING[name], tpch_con, catalog=catalog, timeout_s=30)
+def test_construct_matches_sql(tpch_con, tpch_catalog, name):
+    outcome = convert_and_check(MATCHING[name], tpch_con, catalog=tpch_catalog, timeout_s=30)
     assert outcome.matched, f"{name}: {outcome.stage}: {outcome.message}\n{outcome.code}"
 
 
 @pytest.mark.parametrize("name", sorted(UNSUPPORTED))
-def test_unsupported_sql_is_refused_by_name(catalog, name):
+def test_unsupported_sql_is_refused_by_name(tpch_catalog, name):
     sql, construct = UNSUPPORTED[name]
     with pytest.raises(UnsupportedSQL) as info:
-        sql_to_ibis(sql, catalog=catalog)
+        sql_to_ibis(sql, catalog=tpch_catalog)
     assert construct.lower() in str(info.value).lower()
 
 
-def test_unsupported_reports_position(catalog):
+def test_unsupported_reports_position(tpch_catalog):
     sql = "SELECT n_name,\n       my_udf(n_comment) AS x\nFROM nation"
     with pytest.raises(UnsupportedSQL) as info:
-        sql_to_ibis(sql, catalog=catalog)
+        sql_to_ibis(sql, catalog=tpch_catalog)
     assert info.value.line == 2
     assert "line 2" in str(info.value)
 
 
-def test_generated_code_is_idiomatic(catalog):
+def test_generated_code_is_idiomatic(tpch_catalog):
     code = sql_to_ibis(
         "SELECT l_returnflag, sum(l_quantity) AS qty FROM lineitem "
         "WHERE l_shipdate <= DATE '1998-09-02' GROUP BY l_returnflag ORDER BY qty DESC",
-        catalog=catalog,
+        catalog=tpch_catalog,
     ).code
     assert code.startswith("import ibis\n")  # runs as a standalone cell
     assert ".filter(lineitem.l_shipdate <= ibis.date('1998-09-02'))" in code

@@ -164,16 +164,11 @@ def query(draw):
     return sql
 
 
-@pytest.fixture(scope="module")
-def catalog(tpch_con):
-    return {name: tpch_con.get_schema(name) for name in tpch_con.list_tables()}
-
-
 @pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(sql=query())
-def test_random_sql_converts_faithfully_or_is_refused(tpch_con, catalog, sql):
-    outcome = convert_and_check(sql, tpch_con, catalog=catalog, timeout_s=30)
+def test_random_sql_converts_faithfully_or_is_refused(tpch_con, tpch_catalog, sql):
+    outcome = convert_and_check(sql, tpch_con, catalog=tpch_catalog, timeout_s=30)
     if outcome.stage == "convert":
         assert outcome.message.startswith("unsupported SQL"), outcome.message
         return

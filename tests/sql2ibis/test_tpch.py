@@ -10,11 +10,6 @@ from ibert_jupyter.sql.transpile.checked import convert_and_check
 QUERIES = tpc.sql_queries("h")
 
 
-@pytest.fixture(scope="module")
-def tpch_catalog(tpch_con):
-    return {name: tpch_con.get_schema(name) for name in tpch_con.list_tables()}
-
-
 @pytest.mark.parametrize("number", sorted(QUERIES))
 def test_tpch_query_matches_sql(tpch_con, tpch_catalog, number):
     outcome = convert_and_check(QUERIES[number], tpch_con, catalog=tpch_catalog, timeout_s=60)
