@@ -30,18 +30,30 @@ class DecodeResult:
     timings: dict = field(default_factory=dict)
 
 
-def sample(logits: torch.Tensor, temperature: float, top_p: float, generator=None) -> torch.Tensor:
-    """Next token per row: greedy at temperature 0, else nucleus sampling."""
-    if temperature <= 0:
+TOP_K = 64  # sampling looks at the 64 likeliest tokens only: a cheap top-k instead of a full sort
+
+
+def pick(logits: torch.Tensor, temperature, top_p, uniform: torch.Tensor | None, *, greedy: bool) -> torch.Tensor:
+    """Next token per row: argmax when ``greedy``, else nucleus (``top_p``) sampling at
+    ``temperature`` within the ``TOP_K`` likeliest tokens, by inverse CDF on ``uniform`` (one
+    number in [0, 1) per row). Tensor or float parameters, so it runs inside a CUDA graph."""
+    if greedy:
         return logits.argmax(dim=-1)
-    probs = torch.softmax(logits.float() / temperature, dim=-1)
-    if 0 < top_p < 1:
-        sorted_probs, order = probs.sort(dim=-1, descending=True)
-        keep = sorted_probs.cumsum(dim=-1) - sorted_probs < top_p
-        sorted_probs = sorted_probs * keep
-        choice = torch.multinomial(sorted_probs, 1, generator=generator)
-        return order.gather(-1, choice).squeeze(-1)
-    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+    values, index = torch.topk(logits.float(), min(TOP_K, logits.shape[-1]), dim=-1)
+    probs = torch.softmax(values / temperature, dim=-1)
+    probs = probs.masked_fill(probs.cumsum(dim=-1) - probs >= top_p, 0.0)  # the top token always stays
+    cdf = probs.cumsum(dim=-1)
+    choice = (cdf < uniform[:, None] * cdf[:, -1:]).sum(dim=-1).clamp(max=values.shape[-1] - 1)
+    return index.gather(-1, choice[:, None]).squeeze(-1)
+
+
+def sample(logits: torch.Tensor, temperature: float, top_p: float, generator=None) -> torch.Tensor:
+    """Next token per row: greedy at temperature 0, else ``pick``'s nucleus sampling."""
+    if temperature <= 0:
+        return pick(logits, temperature, top_p, None, greedy=True)
+    device = generator.device if generator is not None else logits.device
+    uniform = torch.rand(logits.shape[0], generator=generator, device=device).to(logits.device)
+    return pick(logits, temperature, top_p, uniform, greedy=False)
 
 
 CACHE_BUCKETS = (1024, 2048, 4096, 8192, 16384, 32768)
