@@ -5,8 +5,8 @@ per-op Python and dispatch overhead alone. ONNX Runtime runs the same graph (BER
 and L2 normalisation inside it) in ~3.5 ms in fp32, with vectors equal to the reference ones.
 The default ``int8`` graph stores the Linear weights as 8-bit integers with one scale per block
 of 32 (ONNX Runtime's MatMulNBits): ~1.5 ms, worst cosine to the reference ~0.9995 on the
-benchmark queries. Plain per-tensor or per-channel int8 (``quantize_dynamic``) was no faster and
-moved vectors much further (worst cosine 0.946 / 0.989), so it is not used.
+benchmark queries. ONNX Runtime's ``quantize_dynamic`` (int8 per tensor or per channel) was about
+as fast but moved vectors much further (worst cosine 0.946 / 0.989), so it is not used.
 
 The exported graph, its tokenizer and settings live in one folder under the user's data dir,
 keyed by the source model's files, so the bundled model and each fine-tuned copy get their own.
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -68,7 +67,8 @@ def quantize(fp32_graph: Path, out: Path) -> None:
     from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 
     log = logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer")
-    level, log.level = log.level, logging.WARNING  # it logs every node it skips at INFO
+    level = log.level
+    log.setLevel(logging.WARNING)  # it logs every node it skips at INFO
     try:
         quantizer = MatMulNBitsQuantizer(onnx.load(str(fp32_graph)), bits=8, block_size=INT8_BLOCK, is_symmetric=True,
                                          accuracy_level=4)
@@ -91,6 +91,9 @@ def export(model_path: Path, out_dir: Path) -> None:
             and modules[1].pooling_mode == "mean" and all(isinstance(m, Normalize) for m in modules[2:])):
         layout = " -> ".join(f"{type(m).__name__}" for m in modules)
         raise UnsupportedModel(f"{model_path}: expected Transformer -> mean Pooling (-> Normalize), found {layout}")
+    tokenizer = getattr(st.tokenizer, "backend_tokenizer", None)
+    if tokenizer is None:
+        raise UnsupportedModel(f"{model_path}: its tokenizer has no `tokenizers` backend to export")
 
     class Embedder(torch.nn.Module):
         def __init__(self, bert):
@@ -104,7 +107,6 @@ def export(model_path: Path, out_dir: Path) -> None:
             mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(mean, p=2, dim=1)
 
-    tokenizer = st.tokenizer.backend_tokenizer
     # trace with a padded batch of two, so the graph keeps the attention-mask path
     sample = st.tokenizer(["a query", "a somewhat longer example query"], padding=True, return_tensors="pt")
     names = ["input_ids", "attention_mask", "token_type_ids"]
@@ -167,7 +169,11 @@ class OnnxQueryEncoder:
     """An exported encoder in an ONNX Runtime session: one text at a time, so no padding and no waste."""
 
     def __init__(self, folder: Path, threads: int = 1, precision: str = "int8") -> None:
-        import onnxruntime as ort
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:  # pragma: no cover - a declared dependency
+            raise RuntimeError("fast query embedding needs onnxruntime: pip install onnxruntime "
+                               "(or set IBERT_QUERY_ENCODER=reference)") from exc
         from tokenizers import Tokenizer
 
         if precision not in GRAPHS:
