@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ibert_jupyter.evaluation.stats import percentile
+
 MODES = ("bm25", "dense", "hybrid", "hybrid_graph")
 
 
@@ -59,7 +61,8 @@ def evaluate(retriever, queries: list[dict], mode: str, vectors: list[np.ndarray
 
 
 def _percentiles(samples: list[float]) -> tuple[float, float]:
-    return round(float(np.percentile(samples, 50)), 2), round(float(np.percentile(samples, 95)), 2)
+    """(p50, p95), nearest-rank: the one percentile definition every bench uses."""
+    return round(percentile(samples, 50), 2), round(percentile(samples, 95), 2)
 
 
 def latency(retriever, queries: list[dict], repeats: int) -> dict[str, float]:

@@ -76,6 +76,12 @@ class Chunk:
         names = f"{self.public_name} {self.name} {self.name}"
         return f"{names}\n{self.signature}\n{self.doc}"
 
+    def head_text(self) -> str:
+        """The short field BM25 also scores apart: names and summary, where a match means most."""
+        if self.kind == "example":
+            return self.summary
+        return f"{self.public_name} {self.name}\n{self.summary}"
+
     def to_payload(self) -> dict:
         payload = asdict(self)
         payload["bases"] = list(self.bases)

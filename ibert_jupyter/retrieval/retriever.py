@@ -1,13 +1,13 @@
-"""Query the index: BM25, dense, their fusion, and fusion re-ranked with the symbol graph.
+"""Query the index: BM25, dense, their fusion, and the fusion re-ranked with symbol features.
 
-Fusion is reciprocal-rank fusion (RRF) over the top candidates of each retriever. The graph
-stage then adds (a) a structural prior — how much of Ibis uses the symbol — and (b) votes
-passed along graph edges from other strong candidates: a matching example program votes for
-the methods it calls, a matching class for its members. The weights below were chosen by a
-grid search on docstring-derived dev queries (``tuning.py``), never on the labeled benchmark
-queries. On those dev queries any positive prior or vote weight lowered MRR, so both are 0 by
-default: the graph then only expands hits with neighbours (``context``), and callers can turn
-the re-rank on by setting ``prior_weight`` / ``vote_weight`` on a Retriever.
+``hybrid`` combines the per-query normalised BM25 and dense scores of both retrievers' top
+candidates with fitted weights (score fusion, not rank fusion: rank fusion let any symbol in
+both lists outrank dense's confident first hit). ``hybrid_graph`` — what ``search()``
+returns — adds features from the names and the symbol graph: the query names the symbol or
+its class, how much of Ibis and of the TPC example programs uses it, class vs member,
+documented or not. The weights of both are fitted on docstring-derived dev queries
+(``tuning.py``, ``ranking.py``), never on the labeled benchmark queries. Graph neighbours
+also expand hits (``context``).
 """
 
 from __future__ import annotations
@@ -23,17 +23,13 @@ from ibert_jupyter.retrieval.build import read_manifest
 from ibert_jupyter.retrieval.corpus import SYMBOL_KINDS, Chunk
 from ibert_jupyter.retrieval.errors import IndexUnavailable
 from ibert_jupyter.retrieval.graph import SymbolGraph
+from ibert_jupyter.retrieval.ranking import (WEIGHTS, ChunkFeatures, candidates, features, fused_scores, protect_firsts,
+                                             weight_vector)
 from ibert_jupyter.retrieval.sparse import BM25Encoder
 
 MODES = ("bm25", "dense", "hybrid", "hybrid_graph")
-CANDIDATES = 50  # per retriever, before fusion
-RRF_K = 60
-DENSE_WEIGHT = 0.5  # share of the dense list in the fusion (BM25 gets the rest)
-PRIOR_WEIGHT = 0.0  # structural prior, relative to a normalised fused score of 1 (dev grid: 0 best)
-VOTE_WEIGHT = 0.0  # share of a neighbour's fused score passed along an edge (dev grid: 0 best)
-# relation seen from the voter: a class votes for its members, an example for what it calls,
-# a function for what it references
-VOTE_RELATIONS = {"member_by", "example_uses", "references"}
+# relations (seen from the hit) that expand it: a class's members, what an example or function uses
+CONTEXT_RELATIONS = {"member_by", "example_uses", "references"}
 
 
 @dataclass(frozen=True)
@@ -94,10 +90,13 @@ class Retriever:
         self.dense = arrays.dense_ft if finetuned else arrays.dense
         self.model_path = manifest["finetuned_model"] if finetuned else None
         self.row = {c.id: i for i, c in enumerate(self.chunks)}
-        self.prior = np.asarray([self.graph.prior(c.id) for c in self.chunks], dtype=np.float32)
         self.is_symbol = np.asarray([c.kind in SYMBOL_KINDS for c in self.chunks])
-        self.prior_weight, self.vote_weight = PRIOR_WEIGHT, VOTE_WEIGHT
-        self.vote_relations, self.dense_weight = VOTE_RELATIONS, DENSE_WEIGHT
+        self._masks: dict[tuple[str, ...], np.ndarray] = {}
+        head_texts = [c.head_text() for c in self.chunks]
+        self.head_bm25 = BM25Encoder.fit(head_texts)  # small: fitted at load, not stored
+        self.head_sparse = self.head_bm25.matrix(head_texts)
+        self.chunk_features = ChunkFeatures.build(self.chunks, self.graph, self.bm25.vocab)
+        self.weights = {mode: weight_vector(w) for mode, w in WEIGHTS.items()}
         self._neighbour_rows = self._build_neighbour_rows()
         self.source_root = paths.ibis_source_dir().parent
 
@@ -105,7 +104,7 @@ class Retriever:
         out: list[list[int]] = [[] for _ in self.chunks]
         for i, c in enumerate(self.chunks):
             for relation, other in self.graph.neighbours(c.id):
-                if relation in self.vote_relations and other in self.row:
+                if relation in CONTEXT_RELATIONS and other in self.row:
                     out[i].append(self.row[other])
         return out
 
@@ -131,38 +130,61 @@ class Retriever:
         return idx[np.argsort(-scores[idx], kind="stable")]
 
     def scores(self, query: str, mode: str = "hybrid_graph", query_vector: np.ndarray | None = None) -> np.ndarray:
-        """One score per chunk (higher is better); non-candidates score 0 in fused modes."""
+        """One score per chunk (higher is better); -inf for non-candidates in fused modes."""
+        self._check_mode(mode)
+        sparse = self.bm25_scores(query)
+        if mode == "bm25":
+            return sparse
+        dense = self.dense_scores(self.embed(query) if query_vector is None else query_vector)
+        return dense if mode == "dense" else self.fuse(query, mode, dense, sparse)
+
+    def head_scores(self, query: str) -> np.ndarray:
+        """BM25 over names and summaries only."""
+        return self.head_bm25.scores(self.head_sparse, query)
+
+    def fuse(self, query: str, mode: str, dense: np.ndarray, sparse: np.ndarray,
+             head: np.ndarray | None = None) -> np.ndarray:
+        """The fused score of a fused mode, from the retrievers' scores of ``query``."""
+        rows, x = self.candidate_features(query, dense, sparse, head)
+        return fused_scores(len(self.chunks), rows, x, self.weights[mode])
+
+    def candidate_features(self, query: str, dense: np.ndarray, sparse: np.ndarray,
+                           head: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(candidate rows, their ranking features) for one query's retriever scores."""
+        head = self.head_scores(query) if head is None else head
+        rows = candidates(dense, sparse)
+        return rows, features(rows, dense, sparse, head, self.bm25.encode_query(query)[0], self.chunk_features)
+
+    def rank(self, query: str, mode: str, dense: np.ndarray | None, sparse: np.ndarray, k: int,
+             mask: np.ndarray, head: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(top-k rows among ``mask``, their scores) of one mode from precomputed retriever scores.
+
+        In fused modes each retriever's first hit stays in the first five (``protect_firsts``).
+        """
+        self._check_mode(mode)
+        if mode == "bm25":
+            scores = np.where(mask & (sparse > 0), sparse, -np.inf)
+        elif mode == "dense":
+            scores = np.where(mask, dense, -np.inf)
+        else:
+            scores = np.where(mask, self.fuse(query, mode, dense, sparse, head), -np.inf)
+            firsts = [int(np.argmax(np.where(mask, s, -np.inf))) for s in (dense, sparse)]
+            scores = protect_firsts(scores, firsts)
+        top = self._top(scores, k)
+        top = top[np.isfinite(scores[top])]
+        return top, scores[top]
+
+    @staticmethod
+    def _check_mode(mode: str) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown search mode {mode!r}; use one of {', '.join(MODES)}")
-        if mode == "bm25":
-            return self.bm25_scores(query)
-        vec = self.embed(query) if query_vector is None else query_vector
-        dense_scores = self.dense_scores(vec)
-        if mode == "dense":
-            return dense_scores
-        sparse_scores = self.bm25_scores(query)
-        fused = np.zeros(len(self.chunks), dtype=np.float32)
-        for s, weight in ((dense_scores, self.dense_weight), (sparse_scores, 1.0 - self.dense_weight)):
-            top = self._top(s, CANDIDATES)
-            top = top[s[top] > 0] if s is sparse_scores else top
-            fused[top] += weight / (RRF_K + np.arange(1, len(top) + 1))
-        if mode == "hybrid":
-            return fused
-        return self._graph_rerank(fused)
 
-    def _graph_rerank(self, fused: np.ndarray) -> np.ndarray:
-        if fused.max() <= 0:
-            return fused
-        norm = fused / fused.max()
-        candidates = np.flatnonzero(norm)
-        votes = np.zeros_like(norm)
-        for i in candidates:
-            for j in self._neighbour_rows[i]:
-                votes[j] = max(votes[j], self.vote_weight * norm[i])  # strongest voter counts, not the crowd
-        out = norm + votes
-        touched = out > 0
-        out[touched] += self.prior_weight * self.prior[touched]
-        return out
+    def kind_mask(self, kinds: tuple[str, ...]) -> np.ndarray:
+        if kinds == SYMBOL_KINDS:
+            return self.is_symbol
+        if kinds not in self._masks:
+            self._masks[kinds] = np.asarray([c.kind in kinds for c in self.chunks])
+        return self._masks[kinds]
 
     # --- public -----------------------------------------------------------------------
     def search(self, query: str, k: int = 5, *, mode: str = "hybrid_graph", kinds: tuple[str, ...] = SYMBOL_KINDS,
@@ -171,15 +193,13 @@ class Retriever:
             raise ValueError("search query must be a non-empty string")
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
-        scores = self.scores(query, mode, query_vector)
-        mask = np.asarray([c.kind in kinds for c in self.chunks]) if kinds != SYMBOL_KINDS else self.is_symbol
-        scores = np.where(mask, scores, -np.inf)
-        hits = []
-        for i in self._top(scores, k):
-            if not np.isfinite(scores[i]) or (mode != "dense" and scores[i] <= 0):
-                break
-            hits.append(self._hit(int(i), float(scores[i])))
-        return hits
+        self._check_mode(mode)
+        sparse = self.bm25_scores(query)
+        dense = None
+        if mode != "bm25":
+            dense = self.dense_scores(self.embed(query) if query_vector is None else query_vector)
+        top, scores = self.rank(query, mode, dense, sparse, k, self.kind_mask(kinds))
+        return [self._hit(int(i), float(score)) for i, score in zip(top, scores)]
 
     def _hit(self, i: int, score: float) -> SearchHit:
         c = self.chunks[i]

@@ -72,6 +72,28 @@ class BM25Encoder:
         items = sorted((self.vocab[t], self.idf[self.vocab[t]] * c * (self.k1 + 1) / (c + norm)) for t, c in tf.items())
         return [i for i, _ in items], [w for _, w in items]
 
+    def matrix(self, texts: list[str]):
+        """Documents as a CSC matrix (rows: texts), so a query's score is a column-slice sum."""
+        import numpy as np
+        from scipy.sparse import csc_matrix
+
+        rows, cols, vals = [], [], []
+        for r, text in enumerate(texts):
+            ids, weights = self.encode_document(text)
+            rows += [r] * len(ids)
+            cols += ids
+            vals += weights
+        return csc_matrix((np.asarray(vals, dtype=np.float32), (rows, cols)), shape=(len(texts), len(self.vocab)))
+
+    def scores(self, matrix, query: str):
+        """BM25 score of ``query`` against every row of ``matrix`` (built by ``matrix``)."""
+        import numpy as np
+
+        ids, _ = self.encode_query(query)
+        if not ids:
+            return np.zeros(matrix.shape[0], dtype=np.float32)
+        return np.asarray(matrix[:, ids].sum(axis=1)).ravel()
+
     def encode_query(self, text: str) -> tuple[list[int], list[float]]:
         ids = sorted({self.vocab[t] for t in tokenize(text) if t in self.vocab})
         return ids, [1.0] * len(ids)

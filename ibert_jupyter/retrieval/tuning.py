@@ -1,50 +1,167 @@
-"""Choose fusion/graph weights on docstring-derived dev queries, never on the labeled benchmark set.
+"""Dev queries for fitting ranking weights — derived from docstrings, never the labeled benchmark set.
 
-Dev queries are description sentences from docstrings *after* the summary line (the summary is
-part of what the embedder indexes, so it would be an unfair query), each paired with the symbol
-it documents. Any sentence resembling a labeled benchmark query is dropped.
+A dev query is a description sentence from a symbol's docstring *body* (after the summary
+paragraph, so the dense text never contains it), cleaned of Markdown and paired with that
+symbol. The sentence is part of the symbol's BM25 text, which would hand BM25 an exact-match
+win no user query gets, so ``held_out_scores`` scores the target as if the sentence had been
+left out of its document. Boilerplate shared by several symbols is dropped, so is any
+sentence that spells the symbol's identifier (``group_by``) or resembles a labeled benchmark
+query (token Jaccard >= 0.6).
+
+Summary lines read more like questions, but holding one out removes the target's summary
+while every other symbol keeps its own, which teaches the ranker to distrust summary matches;
+they are not used.
+
+``python -m ibert_jupyter.retrieval.tuning`` fits the ranker (``ranking.fit``) on one half of
+the dev queries, reports every mode on the other half, and prints the weights that
+``ranking.WEIGHTS`` ships.
 """
 
 from __future__ import annotations
 
-import itertools
 import random
+import re
+
+import numpy as np
 
 from ibert_jupyter.retrieval.corpus import SYMBOL_KINDS, Chunk
 from ibert_jupyter.retrieval.finetune import _sentences, _similar
 
+MODES = ("bm25", "dense", "hybrid", "hybrid_graph")
+_MARKUP = (
+    (re.compile(r":::\s*\{[^}]*\}\s*(?:#+\s*)?"), ""),  # Quarto callout openers
+    (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),  # links keep their text
+    (re.compile(r"[`*]"), ""),
+)
 
-def dev_queries(chunks: list[Chunk], exclude: list[str], n: int = 200, seed: int = 1) -> list[dict]:
-    items = []
+
+def _clean(sentence: str) -> str:
+    for pattern, repl in _MARKUP:
+        sentence = pattern.sub(repl, sentence)
+    return re.sub(r"\s+", " ", sentence).strip()
+
+
+def _flat(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _body(doc: str) -> str:
+    """The docstring without its summary paragraph (which the dense text contains)."""
+    parts = doc.split("\n\n", 1)
+    return parts[1] if len(parts) == 2 else ""
+
+
+def _spells_identifier(sentence: str, name: str) -> bool:
+    """``group_by`` / ``GroupBy`` written out; a plain word (``mean``) is how users ask too."""
+    is_code = "_" in name.strip("_") or re.search(r"[a-z][A-Z]", name) is not None
+    return is_code and name.lower() in sentence.lower()
+
+
+def dev_queries(chunks: list[Chunk], exclude: list[str], n: int | None = None, seed: int = 1,
+                per_symbol: int = 2) -> list[dict]:
+    """Up to ``per_symbol`` body sentences per documented symbol, shuffled; ``n`` caps the count."""
+    candidates: list[dict] = []
     for c in chunks:
         if c.kind in SYMBOL_KINDS and c.summary:
-            for sentence in _sentences(c.doc)[1:2]:
-                if c.name.lower() not in sentence.lower() and not any(_similar(sentence, q) for q in exclude):
-                    items.append({"query": sentence, "relevant": [c.id]})
+            for raw in _sentences(_body(c.doc))[:per_symbol]:
+                candidates.append({"query": _clean(raw), "relevant": [c.id], "held_out": raw})
+    counts: dict[str, int] = {}
+    for it in candidates:
+        counts[it["query"].lower()] = counts.get(it["query"].lower(), 0) + 1
+    items = []
+    for it in candidates:
+        name = it["relevant"][0].rsplit(".", 1)[-1]
+        if len(it["query"]) < 12 or counts[it["query"].lower()] > 1 or _spells_identifier(it["query"], name):
+            continue
+        if any(_similar(it["query"], q) for q in exclude):
+            continue
+        items.append(it)
     random.Random(seed).shuffle(items)
-    return items[:n]
+    return items if n is None else items[:n]
 
 
-GRID = {
-    "dense_weight": (0.5, 0.7),
-    "prior_weight": (0.0, 0.05, 0.15),
-    "vote_weight": (0.0, 0.1, 0.25),
-    "vote_relations": (frozenset({"member_by"}), frozenset({"member_by", "example_uses"}),
-                       frozenset({"member_by", "example_uses", "references"})),
-}
+def _held_out_bm25(encoder, scores: np.ndarray, row: int, query: str, text: str, held_out: str) -> np.ndarray:
+    scores = scores.copy()
+    q_ids = set(encoder.encode_query(query)[0])
+    ids, vals = encoder.encode_document(_flat(text).replace(_flat(held_out), " "))
+    scores[row] = sum(v for i, v in zip(ids, vals) if i in q_ids)
+    return scores
 
 
-def grid_search(retriever, dev: list[dict], vectors) -> list[tuple[float, dict]]:
-    """(mean MRR on dev, settings) for every grid point, best first."""
-    from ibert_jupyter.evaluation.bench_retrieval import evaluate
+def held_out_scores(retriever, item: dict, vector: np.ndarray):
+    """(dense, BM25, head BM25) scores of a dev query, its sentence held out of the target's BM25 text."""
+    query, held_out = item["query"], item["held_out"]
+    row = retriever.row[item["relevant"][0]]
+    chunk = retriever.chunks[row]
+    sparse = _held_out_bm25(retriever.bm25, retriever.bm25_scores(query), row, query, chunk.sparse_text(), held_out)
+    return retriever.dense_scores(vector), sparse, retriever.head_scores(query)
 
-    results = []
-    for values in itertools.product(*GRID.values()):
-        settings = dict(zip(GRID, values))
-        for key, value in settings.items():
-            setattr(retriever, key, value)
-        retriever._neighbour_rows = retriever._build_neighbour_rows()
-        m = evaluate(retriever, dev, "hybrid_graph", vectors)
-        results.append((m["mrr"], m["recall_at_5"], settings))
-    results.sort(key=lambda r: (-r[0], -r[1]))
-    return results
+
+def prepare(retriever, items: list[dict]) -> list[dict]:
+    """Each dev item with its held-out retriever scores (queries embedded once, in batches)."""
+    from ibert_jupyter.retrieval.dense import encode
+
+    vectors = encode([it["query"] for it in items], retriever.model_path)
+    out = []
+    for it, vec in zip(items, vectors):
+        dense, sparse, head = held_out_scores(retriever, it, vec)
+        out.append({**it, "dense": dense, "bm25": sparse, "head": head})
+    return out
+
+
+def groups(retriever, prepared: list[dict]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(candidate features, is_relevant) per dev query, for ``ranking.fit``."""
+    out = []
+    for it in prepared:
+        rows, x = retriever.candidate_features(it["query"], it["dense"], it["bm25"], it["head"])
+        relevant = {retriever.row[r] for r in it["relevant"]}
+        out.append((x, np.asarray([r in relevant for r in rows])))
+    return out
+
+
+def dev_metrics(retriever, prepared: list[dict], mode: str) -> dict[str, float]:
+    """Mean Recall@5 / MRR / nDCG@10 / hit@5 of one mode on prepared dev items."""
+    from ibert_jupyter.evaluation.bench_retrieval import metrics
+
+    totals: dict[str, float] = {}
+    for it in prepared:
+        top, _ = retriever.rank(it["query"], mode, it["dense"], it["bm25"], 10, retriever.is_symbol, it["head"])
+        for key, value in metrics([retriever.chunks[i].id for i in top], set(it["relevant"])).items():
+            totals[key] = totals.get(key, 0.0) + value
+    return {k: round(v / len(prepared), 4) for k, v in totals.items()}
+
+
+def split(items: list[dict], fraction: float = 0.5) -> tuple[list[dict], list[dict]]:
+    """(fit, check) halves: weights are fitted on one, reported on the other."""
+    cut = int(len(items) * fraction)
+    return items[:cut], items[cut:]
+
+
+def fit_weights(retriever, prepared: list[dict]) -> dict[str, dict[str, float]]:
+    """Weights for both fused modes, fitted on ``prepared`` dev items."""
+    from ibert_jupyter.retrieval.ranking import FEATURES, FUSION_FEATURES, fit
+
+    data = groups(retriever, prepared)
+    return {"hybrid": fit(data, FUSION_FEATURES), "hybrid_graph": fit(data, FEATURES)}
+
+
+def main() -> None:
+    import json
+    import sys
+
+    from ibert_jupyter.evaluation.bench_retrieval import default_queries_path, load_queries
+    from ibert_jupyter.retrieval.ranking import weight_vector
+    from ibert_jupyter.retrieval.retriever import Retriever
+
+    retriever = Retriever()
+    labeled = [q["query"] for q in load_queries(default_queries_path())]  # only to drop look-alikes
+    fit_half, check_half = split(prepare(retriever, dev_queries(retriever.chunks, labeled)))
+    print(f"[tuning] {len(fit_half)} fit + {len(check_half)} check dev queries", file=sys.stderr)
+    weights = fit_weights(retriever, fit_half)
+    retriever.weights = {mode: weight_vector(w) for mode, w in weights.items()}
+    check = {mode: dev_metrics(retriever, check_half, mode) for mode in MODES}
+    print(json.dumps({"weights": weights, "check": check}))
+
+
+if __name__ == "__main__":
+    main()

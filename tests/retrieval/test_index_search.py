@@ -87,14 +87,3 @@ def test_index_command_skips_an_up_to_date_index(small_index, capsys):
     out = capsys.readouterr()
     assert "up to date" in out.err
     assert json.loads(out.out.strip().splitlines()[-1])["rebuilt"] is False
-
-
-def test_graph_votes_lift_members_of_a_matching_class(small_index):
-    r = Retriever(paths.index_dir())
-    query = "grouped table expression"
-    base = {h.id: h.score for h in r.search(query, 30, mode="hybrid_graph")}
-    r.vote_weight, r.vote_relations = 0.5, {"member_by"}
-    r._neighbour_rows = r._build_neighbour_rows()
-    voted = {h.id: h.score for h in r.search(query, 30, mode="hybrid_graph")}
-    members = [i for i in voted if i.startswith("ibis.expr.types.groupby.GroupedTable.")]
-    assert members and all(voted[m] > base.get(m, 0.0) for m in members)

@@ -1,0 +1,196 @@
+"""Score fusion and re-ranking: a tiny linear model over per-candidate features.
+
+Candidates are the union of the dense and BM25 top lists. Each gets a few features: the two
+retrievers' scores normalised per query (so one strong retriever is not drowned by a weak
+one, as rank fusion did), whether the query names the symbol or its class, and structural
+priors from the symbol graph (how much of Ibis and of the TPC example programs uses it).
+The fused score is ``sigmoid(weights · features)``. Weights are fitted on docstring-derived
+dev queries (``tuning.py``), never on the labeled benchmark queries, and shipped below.
+Everything is precomputed per chunk at load time, so ranking is a few vector operations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.sparse import csc_matrix
+
+from ibert_jupyter.retrieval.corpus import Chunk
+from ibert_jupyter.retrieval.graph import SymbolGraph
+from ibert_jupyter.retrieval.sparse import tokenize
+
+CANDIDATES = 50  # per retriever
+PROTECTED_RANK = 5  # each retriever's first hit stays within this many results
+FUSION_FEATURES = ("dense", "dense_gap", "dense_rank", "bm25", "bm25_rank", "bm25_head")
+GRAPH_FEATURES = ("name_match", "class_match", "prior", "example_uses", "is_class", "undocumented")
+FEATURES = FUSION_FEATURES + GRAPH_FEATURES
+
+# Fitted by `python -m ibert_jupyter.retrieval.tuning` on dev queries; see tuning.py.
+WEIGHTS = {
+    "hybrid": {"dense": 1.839, "dense_gap": 0.951, "dense_rank": 1.126, "bm25": 2.747, "bm25_rank": 0.904,
+               "bm25_head": 0.634},
+    "hybrid_graph": {"dense": 1.928, "dense_gap": 1.036, "dense_rank": 1.18, "bm25": 2.548, "bm25_rank": 0.763,
+                     "bm25_head": 0.676, "name_match": 0.305, "class_match": -0.544, "prior": -0.025,
+                     "example_uses": 0.163, "is_class": 0.055, "undocumented": -1.569},
+}
+
+
+def _token_matrix(token_lists: list[list[str]], vocab: dict[str, int]) -> csc_matrix:
+    """Rows: chunks; columns: vocabulary; 1/len where the chunk's token list has the term."""
+    rows, cols, vals = [], [], []
+    for r, tokens in enumerate(token_lists):
+        known = sorted({vocab[t] for t in tokens if t in vocab})
+        rows += [r] * len(known)
+        cols += known
+        vals += [1.0 / max(len(known), 1)] * len(known)
+    return csc_matrix((np.asarray(vals, dtype=np.float32), (rows, cols)), shape=(len(token_lists), len(vocab)))
+
+
+@dataclass
+class ChunkFeatures:
+    """Per-chunk arrays the query-time features are read from."""
+
+    name_tokens: csc_matrix  # share of the symbol's name tokens the query contains
+    class_tokens: csc_matrix  # same for the class that owns it (or the class itself)
+    prior: np.ndarray  # log-scaled references across Ibis, in [0, 1]
+    example_uses: np.ndarray  # log-scaled count of example programs calling it, in [0, 1]
+    is_class: np.ndarray
+    undocumented: np.ndarray
+
+    @classmethod
+    def build(cls, chunks: list[Chunk], graph: SymbolGraph, vocab: dict[str, int]) -> "ChunkFeatures":
+        by_id = {c.id: c for c in chunks}
+
+        def owner(c: Chunk) -> str:
+            parent = by_id.get(c.parent) if c.parent else None
+            return parent.public_name.rsplit(".", 1)[-1] if parent else (c.name if c.kind == "class" else "")
+
+        uses: dict[str, int] = {}
+        for _, kind, dst in graph.edges:
+            if kind == "example_uses":
+                uses[dst] = uses.get(dst, 0) + 1
+        top = max(uses.values(), default=1)
+        return cls(
+            name_tokens=_token_matrix([tokenize(c.name) for c in chunks], vocab),
+            class_tokens=_token_matrix([tokenize(owner(c)) for c in chunks], vocab),
+            prior=np.asarray([graph.prior(c.id) for c in chunks], dtype=np.float32),
+            example_uses=np.asarray([np.log1p(uses.get(c.id, 0)) / np.log1p(top) for c in chunks], dtype=np.float32),
+            is_class=np.asarray([c.kind == "class" for c in chunks], dtype=np.float32),
+            undocumented=np.asarray([not c.summary for c in chunks], dtype=np.float32),
+        )
+
+
+def _top(scores: np.ndarray, n: int) -> np.ndarray:
+    n = min(n, len(scores))
+    return np.argpartition(-scores, n - 1)[:n]
+
+
+def candidates(dense: np.ndarray, bm25: np.ndarray, n: int = CANDIDATES) -> np.ndarray:
+    """Rows in either retriever's top ``n`` (BM25 rows need a positive score), sorted."""
+    top_bm25 = _top(bm25, n)
+    return np.union1d(_top(dense, n), top_bm25[bm25[top_bm25] > 0])
+
+
+def _reciprocal_rank(scores: np.ndarray) -> np.ndarray:
+    """1 for the best candidate, 1/2 for the next...: a retriever's confidence in its order."""
+    ranks = np.empty(len(scores), dtype=np.float32)
+    ranks[np.argsort(-scores, kind="stable")] = np.arange(1, len(scores) + 1)
+    return 1.0 / ranks
+
+
+def features(rows: np.ndarray, dense: np.ndarray, bm25: np.ndarray, head: np.ndarray, query_ids: list[int],
+             chunk_features: ChunkFeatures) -> np.ndarray:
+    """Feature matrix (len(rows), len(FEATURES)) for one query's candidates."""
+    d = dense[rows]
+    d_max, d_min = float(d.max()), float(d.min())
+    b = bm25[rows]
+    b_max = float(b.max())
+    h = head[rows]
+    h_max = float(h.max())
+    f = chunk_features
+    if query_ids:  # column slices of CSC matrices are cheap; rows are picked afterwards
+        name = np.asarray(f.name_tokens[:, query_ids].sum(axis=1)).ravel()[rows]
+        owner = np.asarray(f.class_tokens[:, query_ids].sum(axis=1)).ravel()[rows]
+    else:
+        name = owner = np.zeros(len(rows), dtype=np.float32)
+    d_rank = _reciprocal_rank(d)
+    b_rank = np.where(b > 0, _reciprocal_rank(b), 0.0)
+    return np.column_stack([
+        (d - d_min) / (d_max - d_min) if d_max > d_min else np.ones_like(d),
+        d - d_max,
+        d_rank,
+        b / b_max if b_max > 0 else np.zeros_like(b),
+        b_rank,
+        h / h_max if h_max > 0 else np.zeros_like(h),
+        name,
+        owner,
+        f.prior[rows],
+        f.example_uses[rows],
+        f.is_class[rows],
+        f.undocumented[rows],
+    ]).astype(np.float32)
+
+
+def protect_firsts(scores: np.ndarray, firsts: list[int], within: int = PROTECTED_RANK) -> np.ndarray:
+    """``scores`` with each row of ``firsts`` raised just enough to rank among the first ``within``.
+
+    ``firsts`` are the retrievers' first hits: candidates that merely appear in both lists must
+    not push a retriever's confident first hit out of what the user sees. A lifted row lands
+    just above the row it displaces, so scores stay in rank order.
+    """
+    firsts = [r for r in dict.fromkeys(firsts) if np.isfinite(scores[r])]
+    finite = int(np.isfinite(scores).sum())
+    if not firsts or finite <= within:
+        return scores
+    order = np.argsort(-scores, kind="stable")[:within]
+    lifted = [r for r in firsts if r not in order]
+    if not lifted:
+        return scores
+    out = scores.copy()
+    floor = out[order[within - len(lifted)]]  # the best-ranked row that gives up its place
+    out[lifted] = np.nextafter(floor, np.float32(np.inf))
+    return out
+
+
+def weight_vector(weights: dict[str, float]) -> np.ndarray:
+    unknown = set(weights) - set(FEATURES)
+    if unknown:
+        raise ValueError(f"unknown ranking features {sorted(unknown)}; known: {', '.join(FEATURES)}")
+    return np.asarray([weights.get(name, 0.0) for name in FEATURES], dtype=np.float32)
+
+
+def fused_scores(n_chunks: int, rows: np.ndarray, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """sigmoid(x · w) on the candidate rows; -inf elsewhere (not a candidate)."""
+    out = np.full(n_chunks, -np.inf, dtype=np.float32)
+    out[rows] = 1.0 / (1.0 + np.exp(-(x @ w)))
+    return out
+
+
+def fit(groups: list[tuple[np.ndarray, np.ndarray]], names: tuple[str, ...], l2: float = 0.01) -> dict[str, float]:
+    """Listwise logistic fit: maximise the softmax probability of each dev query's relevant rows.
+
+    ``groups`` holds one (features, is_relevant) pair per query, features restricted to
+    ``names``. The loss is convex and L-BFGS starts from zero, so the result is deterministic.
+    """
+    from scipy.optimize import minimize
+
+    cols = [FEATURES.index(n) for n in names]
+    data = [(x[:, cols].astype(np.float64), y.astype(bool)) for x, y in groups if y.any()]
+    if not data:
+        raise ValueError("no dev query has its relevant symbol among the candidates; nothing to fit")
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        total, grad = 0.0, np.zeros_like(w)
+        for x, y in data:
+            s = x @ w
+            s -= s.max()
+            p = np.exp(s)
+            p /= p.sum()
+            pos = y / y.sum()
+            total -= float(pos @ (s - np.log(np.exp(s).sum())))
+            grad -= (pos - p) @ x
+        return total / len(data) + l2 * float(w @ w), grad / len(data) + 2 * l2 * w
+
+    result = minimize(loss, np.zeros(len(cols)), jac=True, method="L-BFGS-B")
+    return {n: round(float(v), 3) for n, v in zip(names, result.x)}
