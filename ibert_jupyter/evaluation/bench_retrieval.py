@@ -3,8 +3,8 @@
 Metrics on the labeled queries (evaluation/data/retrieval_queries.jsonl): Recall@5
 (|relevant ∩ top-5| / |relevant|), MRR, nDCG@10 (binary gains), plus hit@5 (any relevant
 symbol in the top 5). Latency: end-to-end ``search()`` time per query (query embedding +
-scoring + graph re-rank) on the embedded store, p50/p95; the embedding and the scoring are
-also reported apart, and Qdrant's own local-mode ``query_points`` for comparison.
+scoring + fused re-rank) on the embedded store, p50/p95 (nearest-rank); the embedding and
+the scoring are also reported apart, and Qdrant's own local-mode ``query_points`` for comparison.
 The last stdout line is one JSON object; progress goes to stderr.
 """
 
