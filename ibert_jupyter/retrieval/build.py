@@ -97,6 +97,16 @@ def build_index(
     if finetuned_model is not None:
         ft_vectors = dense.encode(texts, str(finetuned_model), progress=progress)
         t = lap("dense_finetuned", t)
+    # export the ONNX query encoder now, so the first query after a build is fast
+    from ibert_jupyter.retrieval import query_encoder
+
+    for model in (None, *([str(finetuned_model)] if finetuned_model is not None else [])):
+        try:
+            query_encoder.prepare(model, quiet=not progress)
+        except query_encoder.UnsupportedModel as exc:  # its queries go through sentence-transformers
+            if progress:
+                print(f"[ibert index] no fast query encoder: {exc}", file=sys.stderr)
+    t = lap("query_encoder", t)
 
     if (index_dir / MANIFEST).exists():
         (index_dir / MANIFEST).unlink()
