@@ -1,4 +1,4 @@
-"""Build the index for the installed Ibis: corpus → graph → BM25 + dense vectors → Qdrant.
+"""Build the index for the installed Ibis: corpus → graph → BM25 + dense vectors → Qdrant (+ view vectors).
 
 The manifest is written last, so an interrupted build never looks complete. The symbol
 graph is cached per Ibis version and module set, because pyright is the slow part.
@@ -97,6 +97,11 @@ def build_index(
     if finetuned_model is not None:
         ft_vectors = dense.encode(texts, str(finetuned_model), progress=progress)
         t = lap("dense_finetuned", t)
+    from ibert_jupyter.retrieval.views import FILE as VIEWS_FILE
+    from ibert_jupyter.retrieval.views import ViewIndex
+
+    views = ViewIndex.build(chunks, progress=progress)  # base model only: see views.py
+    t = lap("views", t)
     # export the ONNX query encoder now, so the first query after a build is fast
     from ibert_jupyter.retrieval import query_encoder
 
@@ -123,6 +128,7 @@ def build_index(
         client.close()
     bm25.save(index_dir / "bm25.json")
     symbol_graph.save(index_dir / "graph.json")
+    views.save(index_dir / VIEWS_FILE)
     t = lap("store", t)
     seconds = round(time.perf_counter() - t0, 2)
     manifest = {

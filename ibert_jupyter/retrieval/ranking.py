@@ -4,7 +4,9 @@ Candidates are the union of the dense and BM25 top lists. Each gets a few featur
 retrievers' scores normalised per query and their ranks (so a strong retriever's confident
 hit is not outvoted by symbols that merely sit in both lists, as with rank fusion), BM25 over
 names and summaries alone, whether the query names the symbol or its class, and priors from
-the symbol graph (how much of Ibis and of the TPC example programs uses it). The fused score
+the symbol graph (how much of Ibis and of the TPC example programs uses it), and the best
+similarity over the symbol's short embedded views (name, summary, body sentences, parameter
+descriptions: ``views.py``) with the kind of view that matched. The fused score
 is ``sigmoid(weights · features)``; each retriever's first hit is kept in the top five
 (``protect_firsts``). Weights are fitted on docstring-derived dev queries (``tuning.py``),
 never on the labeled benchmark queries, and shipped below. Per-chunk arrays are built at
@@ -12,8 +14,8 @@ load time, so ranking a query is a few vector operations.
 
 Tried on the dev queries and left out because they lowered Recall@5 there: collapsing twins
 (the same method on related classes, ``ibis.x`` next to ``Table.x``) into one hit, sharing
-a twin's score with its family, and votes along graph edges (class → members, example →
-what it calls).
+a twin's score with its family, votes along graph edges (class → members, example →
+what it calls), and adding the views' own top 30 to the candidates (Recall@5 unchanged, MRR lower).
 """
 
 from __future__ import annotations
@@ -28,16 +30,30 @@ from ibert_jupyter.retrieval.graph import SymbolGraph
 from ibert_jupyter.retrieval.sparse import tokenize
 
 CANDIDATES = 50  # per retriever
+VIEW_CANDIDATES = 0  # rows added from the views' own top list
 PROTECTED_RANK = 5  # each retriever's first hit stays within this many results
 FUSION_FEATURES = ("dense", "dense_gap", "dense_rank", "bm25", "bm25_rank", "bm25_head")
 GRAPH_FEATURES = ("name_match", "class_match", "prior", "example_uses", "is_class", "undocumented")
-FEATURES = FUSION_FEATURES + GRAPH_FEATURES
+# multi-vector dense (views.py): best view similarity, and which kind of view matched
+VIEW_FEATURES = ("view", "view_gap", "view_rank", "view_name", "view_summary", "view_body", "view_param")
+FEATURES = FUSION_FEATURES + GRAPH_FEATURES + VIEW_FEATURES
 
-# Fitted by `python -m ibert_jupyter.retrieval.tuning` (fit half of 422 dev queries, L2 0.01). On the
-# other half, Recall@5: bm25 0.654, dense 0.588, hybrid 0.697, hybrid_graph 0.735.
+# Fitted by `python -m ibert_jupyter.retrieval.tuning` (fit half of 422 dev queries, L2 0.01, each dev
+# query's own sentence held out of the target's BM25 text and views). On the other half, Recall@5:
+# bm25 0.654, dense 0.588, hybrid 0.697, hybrid_graph 0.801 (0.735 without the view features).
 WEIGHTS = {
     "hybrid": {"dense": 1.839, "dense_gap": 0.951, "dense_rank": 1.126, "bm25": 2.747, "bm25_rank": 0.904,
                "bm25_head": 0.634},
+    "hybrid_graph": {"dense": 0.676, "dense_gap": 0.321, "dense_rank": 0.404, "bm25": 1.386, "bm25_rank": 0.23,
+                     "bm25_head": 0.652, "name_match": 0.217, "class_match": -0.425, "prior": 0.018,
+                     "example_uses": 0.136, "is_class": 0.006, "undocumented": -1.429, "view": 1.851,
+                     "view_gap": 1.318, "view_rank": 1.497, "view_name": 0.043, "view_summary": 0.029,
+                     "view_body": -0.283, "view_param": 1.564},
+}
+# An index without views (older builds; the fine-tuned model, whose views are not embedded): fitted
+# the same way without the view features.
+WEIGHTS_NO_VIEWS = {
+    "hybrid": WEIGHTS["hybrid"],
     "hybrid_graph": {"dense": 1.928, "dense_gap": 1.036, "dense_rank": 1.18, "bm25": 2.548, "bm25_rank": 0.763,
                      "bm25_head": 0.676, "name_match": 0.305, "class_match": -0.544, "prior": -0.025,
                      "example_uses": 0.163, "is_class": 0.055, "undocumented": -1.569},
@@ -94,10 +110,18 @@ def _top(scores: np.ndarray, n: int) -> np.ndarray:
     return np.argpartition(-scores, n - 1)[:n]
 
 
-def candidates(dense: np.ndarray, bm25: np.ndarray, n: int = CANDIDATES) -> np.ndarray:
+def view_best(dense: np.ndarray, views: np.ndarray) -> np.ndarray:
+    """Each chunk's best similarity over its views and its own chunk vector."""
+    return np.maximum(dense, views.max(axis=0))
+
+
+def candidates(dense: np.ndarray, bm25: np.ndarray, n: int = CANDIDATES, views: np.ndarray | None = None) -> np.ndarray:
     """Rows in either retriever's top ``n`` (BM25 rows need a positive score), sorted."""
     top_bm25 = _top(bm25, n)
-    return np.union1d(_top(dense, n), top_bm25[bm25[top_bm25] > 0])
+    rows = np.union1d(_top(dense, n), top_bm25[bm25[top_bm25] > 0])
+    if views is not None and VIEW_CANDIDATES:
+        rows = np.union1d(rows, _top(view_best(dense, views), VIEW_CANDIDATES))
+    return rows
 
 
 def _reciprocal_rank(scores: np.ndarray) -> np.ndarray:
@@ -107,8 +131,19 @@ def _reciprocal_rank(scores: np.ndarray) -> np.ndarray:
     return 1.0 / ranks
 
 
+def _view_columns(rows: np.ndarray, dense: np.ndarray, views: np.ndarray | None) -> list[np.ndarray]:
+    if views is None:
+        return [np.zeros(len(rows), dtype=np.float32)] * len(VIEW_FEATURES)
+    d = dense[rows]
+    v = view_best(dense[rows], views[:, rows])
+    v_max, v_min = float(v.max()), float(v.min())
+    per_kind = [np.where(views[k, rows] > -1, views[k, rows], d) - v_max for k in range(views.shape[0])]
+    return [(v - v_min) / (v_max - v_min) if v_max > v_min else np.ones_like(v), v - v_max, _reciprocal_rank(v),
+            *per_kind]
+
+
 def features(rows: np.ndarray, dense: np.ndarray, bm25: np.ndarray, head: np.ndarray, query_ids: list[int],
-             chunk_features: ChunkFeatures) -> np.ndarray:
+             chunk_features: ChunkFeatures, views: np.ndarray | None = None) -> np.ndarray:
     """Feature matrix (len(rows), len(FEATURES)) for one query's candidates."""
     d = dense[rows]
     d_max, d_min = float(d.max()), float(d.min())
@@ -137,6 +172,7 @@ def features(rows: np.ndarray, dense: np.ndarray, bm25: np.ndarray, head: np.nda
         f.example_uses[rows],
         f.is_class[rows],
         f.undocumented[rows],
+        *_view_columns(rows, dense, views),
     ]).astype(np.float32)
 
 

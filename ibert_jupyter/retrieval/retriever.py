@@ -23,9 +23,11 @@ from ibert_jupyter.retrieval.build import read_manifest
 from ibert_jupyter.retrieval.corpus import SYMBOL_KINDS, Chunk
 from ibert_jupyter.retrieval.errors import IndexUnavailable
 from ibert_jupyter.retrieval.graph import SymbolGraph
-from ibert_jupyter.retrieval.ranking import (WEIGHTS, ChunkFeatures, candidates, features, fused_scores, protect_firsts,
+from ibert_jupyter.retrieval.ranking import (WEIGHTS, WEIGHTS_NO_VIEWS, ChunkFeatures, candidates, features, fused_scores, protect_firsts,
                                              weight_vector)
 from ibert_jupyter.retrieval.sparse import BM25Encoder
+from ibert_jupyter.retrieval.views import FILE as VIEWS_FILE
+from ibert_jupyter.retrieval.views import ViewIndex
 
 MODES = ("bm25", "dense", "hybrid", "hybrid_graph")
 # relations (seen from the hit) that expand it: a class's members, what an example or function uses
@@ -96,7 +98,13 @@ class Retriever:
         self.head_bm25 = BM25Encoder.fit(head_texts)  # small: fitted at load, not stored
         self.head_sparse = self.head_bm25.matrix(head_texts)
         self.chunk_features = ChunkFeatures.build(self.chunks, self.graph, self.bm25.vocab)
-        self.weights = {mode: weight_vector(w) for mode, w in WEIGHTS.items()}
+        # multi-vector views (views.py) exist for the base model only; without them, their own weights
+        views_file = index_dir / VIEWS_FILE
+        self.views = ViewIndex.load(views_file) if views_file.exists() and not finetuned else None
+        if self.views is not None and self.views.n_chunks != len(self.chunks):
+            self.views = None
+        self.weights = {mode: weight_vector(w)
+                        for mode, w in (WEIGHTS if self.views is not None else WEIGHTS_NO_VIEWS).items()}
         self._neighbour_rows = self._build_neighbour_rows()
         self.source_root = paths.ibis_source_dir().parent
 
@@ -135,28 +143,36 @@ class Retriever:
         sparse = self.bm25_scores(query)
         if mode == "bm25":
             return sparse
-        dense = self.dense_scores(self.embed(query) if query_vector is None else query_vector)
-        return dense if mode == "dense" else self.fuse(query, mode, dense, sparse)
+        vector = self.embed(query) if query_vector is None else query_vector
+        dense = self.dense_scores(vector)
+        return dense if mode == "dense" else self.fuse(query, mode, dense, sparse, views=self.view_scores(vector))
 
     def head_scores(self, query: str) -> np.ndarray:
         """BM25 over names and summaries only."""
         return self.head_bm25.scores(self.head_sparse, query)
 
+    def view_scores(self, query_vector: np.ndarray, hold_out: tuple[int, str] | None = None) -> np.ndarray | None:
+        """Per-kind best view similarity of every chunk (``ViewIndex.kind_scores``); None without views."""
+        return None if self.views is None else self.views.kind_scores(query_vector, hold_out)
+
     def fuse(self, query: str, mode: str, dense: np.ndarray, sparse: np.ndarray,
-             head: np.ndarray | None = None) -> np.ndarray:
+             head: np.ndarray | None = None, views: np.ndarray | None = None) -> np.ndarray:
         """The fused score of a fused mode, from the retrievers' scores of ``query``."""
-        rows, x = self.candidate_features(query, dense, sparse, head)
+        rows, x = self.candidate_features(query, dense, sparse, head, views)
         return fused_scores(len(self.chunks), rows, x, self.weights[mode])
 
     def candidate_features(self, query: str, dense: np.ndarray, sparse: np.ndarray,
-                           head: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                           head: np.ndarray | None = None, views: np.ndarray | None = None
+                           ) -> tuple[np.ndarray, np.ndarray]:
         """(candidate rows, their ranking features) for one query's retriever scores."""
         head = self.head_scores(query) if head is None else head
-        rows = candidates(dense, sparse)
-        return rows, features(rows, dense, sparse, head, self.bm25.encode_query(query)[0], self.chunk_features)
+        rows = candidates(dense, sparse, views=views)
+        return rows, features(rows, dense, sparse, head, self.bm25.encode_query(query)[0], self.chunk_features,
+                              views)
 
     def rank(self, query: str, mode: str, dense: np.ndarray | None, sparse: np.ndarray, k: int,
-             mask: np.ndarray, head: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+             mask: np.ndarray, head: np.ndarray | None = None,
+             views: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(top-k rows among ``mask``, their scores) of one mode from precomputed retriever scores.
 
         In fused modes each retriever's first hit stays in the first five (``protect_firsts``).
@@ -167,7 +183,7 @@ class Retriever:
         elif mode == "dense":
             scores = np.where(mask, dense, -np.inf)
         else:
-            scores = np.where(mask, self.fuse(query, mode, dense, sparse, head), -np.inf)
+            scores = np.where(mask, self.fuse(query, mode, dense, sparse, head, views), -np.inf)
             firsts = [int(np.argmax(np.where(mask, s, -np.inf))) for s in (dense, sparse)]
             scores = protect_firsts(scores, firsts)
         top = self._top(scores, k)
@@ -195,10 +211,13 @@ class Retriever:
             raise ValueError(f"k must be at least 1, got {k}")
         self._check_mode(mode)
         sparse = self.bm25_scores(query)
-        dense = None
+        dense = views = None
         if mode != "bm25":
-            dense = self.dense_scores(self.embed(query) if query_vector is None else query_vector)
-        top, scores = self.rank(query, mode, dense, sparse, k, self.kind_mask(kinds))
+            vector = self.embed(query) if query_vector is None else query_vector
+            dense = self.dense_scores(vector)
+            if mode != "dense":
+                views = self.view_scores(vector)
+        top, scores = self.rank(query, mode, dense, sparse, k, self.kind_mask(kinds), views=views)
         return [self._hit(int(i), float(score)) for i, score in zip(top, scores)]
 
     def _hit(self, i: int, score: float) -> SearchHit:

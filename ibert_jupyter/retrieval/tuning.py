@@ -4,7 +4,8 @@ A dev query is a description sentence from a symbol's docstring *body* (after th
 paragraph, so the dense text never contains it), cleaned of Markdown and paired with that
 symbol. The sentence is part of the symbol's BM25 text, which would hand BM25 an exact-match
 win no user query gets, so ``held_out_scores`` scores the target as if the sentence had been
-left out of its document. Boilerplate shared by several symbols is dropped, so is any
+left out of its document; ``prepare`` likewise leaves the sentence's own view (``views.py``)
+out of the target's view vectors. Boilerplate shared by several symbols is dropped, so is any
 sentence that spells the symbol's identifier (``group_by``) or resembles a labeled benchmark
 query (token Jaccard >= 0.6).
 
@@ -105,7 +106,9 @@ def prepare(retriever, items: list[dict]) -> list[dict]:
     out = []
     for it, vec in zip(items, vectors):
         dense, sparse, head = held_out_scores(retriever, it, vec)
-        out.append({**it, "dense": dense, "bm25": sparse, "head": head})
+        # the query's own sentence is one of the target's body views: hold it out too
+        views = retriever.view_scores(vec, (retriever.row[it["relevant"][0]], it["query"]))
+        out.append({**it, "dense": dense, "bm25": sparse, "head": head, "views": views})
     return out
 
 
@@ -113,7 +116,7 @@ def groups(retriever, prepared: list[dict]) -> list[tuple[np.ndarray, np.ndarray
     """(candidate features, is_relevant) per dev query, for ``ranking.fit``."""
     out = []
     for it in prepared:
-        rows, x = retriever.candidate_features(it["query"], it["dense"], it["bm25"], it["head"])
+        rows, x = retriever.candidate_features(it["query"], it["dense"], it["bm25"], it["head"], it.get("views"))
         relevant = {retriever.row[r] for r in it["relevant"]}
         out.append((x, np.asarray([r in relevant for r in rows])))
     return out
@@ -125,7 +128,8 @@ def dev_metrics(retriever, prepared: list[dict], mode: str) -> dict[str, float]:
 
     totals: dict[str, float] = {}
     for it in prepared:
-        top, _ = retriever.rank(it["query"], mode, it["dense"], it["bm25"], 10, retriever.is_symbol, it["head"])
+        top, _ = retriever.rank(it["query"], mode, it["dense"], it["bm25"], 10, retriever.is_symbol, it["head"],
+                                it.get("views"))
         for key, value in metrics([retriever.chunks[i].id for i in top], set(it["relevant"])).items():
             totals[key] = totals.get(key, 0.0) + value
     return {k: round(v / len(prepared), 4) for k, v in totals.items()}

@@ -87,3 +87,14 @@ def test_index_command_skips_an_up_to_date_index(small_index, capsys):
     out = capsys.readouterr()
     assert "up to date" in out.err
     assert json.loads(out.out.strip().splitlines()[-1])["rebuilt"] is False
+
+
+def test_index_has_views_and_the_fine_tuned_retriever_goes_without(small_index):
+    from ibert_jupyter.retrieval.ranking import WEIGHTS, weight_vector
+
+    retriever = Retriever()
+    assert retriever.views is not None and retriever.views.n_chunks == len(retriever.chunks)
+    assert "views" in json.loads((paths.index_dir() / "manifest.json").read_text())["timings"]
+    assert (retriever.weights["hybrid_graph"] == weight_vector(WEIGHTS["hybrid_graph"])).all()
+    hits = retriever.search("stack the rows of two tables", k=5)
+    assert 1 <= len(hits) <= 5

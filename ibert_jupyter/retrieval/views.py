@@ -1,0 +1,161 @@
+"""Multi-vector dense: several short views per symbol, embedded apart, scored by max-sim.
+
+The ``dense`` retriever embeds one text per chunk (call signature + summary). A question that
+matches one clause of a docstring ("stack the rows of two tables") is diluted in that vector.
+Views are embedded one by one at index build:
+
+- ``name``: the humanised name (``Table.union`` -> "table union", ``NumericColumn.sum`` ->
+  "numeric column sum"),
+- ``summary``: the summary line alone,
+- ``body``: each of the first few docstring body sentences,
+- ``param``: the first sentence of the first few parameter descriptions and of the return
+  description.
+
+At query time one matmul over the view matrix gives, per chunk, its best view similarity of
+each kind (``ViewIndex.kind_scores``); ``ranking.features`` turns them into ranker features.
+The vectors live next to the index (``views.npz``), for the base model only.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ibert_jupyter.retrieval.corpus import SYMBOL_KINDS, Chunk
+
+FILE = "views.npz"
+KINDS = ("name", "summary", "body", "param")
+BODY_SENTENCES = 3
+PARAMS = 3
+_SECTION = re.compile(r"\n(Parameters|Returns|See Also|Notes|Raises|Examples?)\n-{3,}\n")
+_MARKUP = ((re.compile(r":::\s*\{[^}]*\}\s*(?:#+\s*)?"), ""), (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),
+           (re.compile(r"[`*]"), ""))
+
+
+def clean(text: str) -> str:
+    """Markdown links, code marks and callouts removed, whitespace flattened."""
+    for pattern, repl in _MARKUP:
+        text = pattern.sub(repl, text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def humanise(public_name: str) -> str:
+    """``Table.union`` -> "table union"; ``ibis.selectors.across`` -> "selectors across"."""
+    parts = [p for p in public_name.split(".") if p not in ("ibis", "expr", "types", "backends")]
+    words = []
+    for part in parts:
+        part = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", part.strip("_"))
+        words.append(part.replace("_", " ").lower())
+    return re.sub(r"\s+", " ", " ".join(words)).strip()
+
+
+def _sections(doc: str) -> dict[str, str]:
+    pieces = _SECTION.split("\n" + doc)
+    out = {"": pieces[0]}
+    for name, text in zip(pieces[1::2], pieces[2::2]):
+        out[name] = text
+    return out
+
+
+def _described(section: str) -> list[str]:
+    """First sentence of each ``name\\n    description`` entry of a numpydoc section."""
+    out, current = [], []
+    for line in section.splitlines():
+        if line.startswith((" ", "\t")):
+            current.append(line.strip())
+        elif line.strip():
+            if current:
+                out.append(" ".join(current))
+            current = []
+    if current:
+        out.append(" ".join(current))
+    return [re.split(r"(?<=[.!?])\s+", clean(d))[0] for d in out]
+
+
+def symbol_views(chunk: Chunk) -> list[tuple[str, str]]:
+    """(kind, text) views of a symbol chunk; none for example programs."""
+    if chunk.kind not in SYMBOL_KINDS:
+        return []
+    from ibert_jupyter.retrieval.finetune import _sentences
+    from ibert_jupyter.retrieval.tuning import _body
+
+    views = [("name", humanise(chunk.public_name))]
+    if chunk.summary:
+        views.append(("summary", clean(chunk.summary)))
+        views += [("body", clean(s)) for s in _sentences(_body(chunk.doc))[:BODY_SENTENCES] if "---" not in s]
+        sections = _sections(chunk.doc)
+        params = _described(sections.get("Parameters", ""))[:PARAMS] + _described(sections.get("Returns", ""))[:1]
+        views += [("param", p) for p in params if len(p) >= 12]
+    seen, out = set(), []
+    for kind, text in views:
+        if text and (kind, text) not in seen:
+            seen.add((kind, text))
+            out.append((kind, text))
+    return out
+
+
+@dataclass
+class ViewIndex:
+    """View vectors sorted by (kind, owner row), with per-kind segment starts for ``reduceat``."""
+
+    vectors: np.ndarray  # (n_views, dim) float32, unit length
+    owner: np.ndarray  # (n_views,) chunk row
+    kind: np.ndarray  # (n_views,) index into KINDS
+    texts: np.ndarray  # (n_views,) view text (for holding a dev query's own sentence out)
+    n_chunks: int
+
+    def __post_init__(self) -> None:
+        order = np.lexsort((self.owner, self.kind))
+        self.vectors, self.owner, self.kind, self.texts = (a[order] for a in (self.vectors, self.owner, self.kind,
+                                                                               self.texts))
+        self._segments = []
+        for k in range(len(KINDS)):
+            idx = np.flatnonzero(self.kind == k)
+            if len(idx) == 0:
+                self._segments.append((0, 0, np.zeros(0, np.int64), np.zeros(0, np.int64)))
+                continue
+            owners = self.owner[idx]
+            starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+            self._segments.append((int(idx[0]), int(idx[-1]) + 1, starts, owners[starts]))
+
+    @classmethod
+    def build(cls, chunks: list[Chunk], model_path: str | None = None, *, progress: bool = False) -> "ViewIndex":
+        from ibert_jupyter.retrieval.dense import encode
+
+        owner, kind, texts = [], [], []
+        for row, c in enumerate(chunks):
+            for k, text in symbol_views(c):
+                owner.append(row)
+                kind.append(KINDS.index(k))
+                texts.append(text)
+        vectors = encode(texts, model_path, batch_size=128, progress=progress) if texts else np.zeros((0, 384))
+        return cls(np.asarray(vectors, np.float32), np.asarray(owner, np.int32), np.asarray(kind, np.int8),
+                   np.asarray(texts, dtype=str), len(chunks))
+
+    def save(self, path: Path) -> None:
+        np.savez(path, vectors=self.vectors.astype(np.float16), owner=self.owner, kind=self.kind, texts=self.texts,
+                 n_chunks=np.int64(self.n_chunks))
+
+    @classmethod
+    def load(cls, path: Path) -> "ViewIndex":
+        with np.load(path) as data:
+            return cls(data["vectors"].astype(np.float32), data["owner"], data["kind"], data["texts"],
+                       int(data["n_chunks"]))
+
+    def kind_scores(self, query_vector: np.ndarray, hold_out: tuple[int, str] | None = None) -> np.ndarray:
+        """(len(KINDS), n_chunks): each chunk's best view similarity per kind, -1 where it has none.
+
+        ``hold_out`` = (row, text) leaves that view of that row out (a dev query's own sentence).
+        """
+        sims = self.vectors @ query_vector
+        if hold_out is not None:
+            row, text = hold_out
+            sims = np.where((self.owner == row) & (self.texts == text), -1.0, sims).astype(np.float32)
+        out = np.full((len(KINDS), self.n_chunks), -1.0, dtype=np.float32)
+        for k, (lo, hi, starts, owners) in enumerate(self._segments):
+            if hi > lo:
+                out[k, owners] = np.maximum.reduceat(sims[lo:hi], starts)
+        return out
