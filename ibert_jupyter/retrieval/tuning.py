@@ -81,6 +81,38 @@ def dev_queries(chunks: list[Chunk], exclude: list[str], n: int | None = None, s
     return items if n is None else items[:n]
 
 
+def returns_queries(chunks: list[Chunk], exclude: list[str], seed: int = 1) -> list[dict]:
+    """A second dev source: the first sentence of each symbol's ``Returns`` description.
+
+    They describe what a call produces ("A new table containing the union of all input
+    tables") in words less tied to the body text; over all 233 of them dense beats BM25
+    (Recall@5 0.78 vs 0.73), as on the labeled questions, so ``main`` reports them as a second
+    check set. Fitting on them as well lowered the mean Recall@5 of the two check sets (0.795
+    vs 0.798), so the weights are fitted on body sentences alone. On their check half
+    hybrid_graph (0.795) trails hybrid (0.821): the ranker still leans on docstring wording.
+    Each is also a ``param`` view of its symbol, held out like the body sentences.
+    """
+    from ibert_jupyter.retrieval.views import _sections, clean
+
+    candidates = []
+    for c in chunks:
+        if c.kind in SYMBOL_KINDS and c.summary:
+            lines = [line.strip() for line in _sections(c.doc).get("Returns", "").splitlines()
+                     if line.startswith((" ", "\t"))]
+            if lines:
+                raw = re.split(r"(?<=[.!?])\s+", " ".join(lines))[0]
+                candidates.append({"query": clean(raw), "relevant": [c.id], "held_out": raw})
+    counts: dict[str, int] = {}
+    for it in candidates:
+        counts[it["query"].lower()] = counts.get(it["query"].lower(), 0) + 1
+    items = [it for it in candidates
+             if len(it["query"]) >= 12 and counts[it["query"].lower()] == 1
+             and not _spells_identifier(it["query"], it["relevant"][0].rsplit(".", 1)[-1])
+             and not any(_similar(it["query"], q) for q in exclude)]
+    random.Random(seed).shuffle(items)
+    return items
+
+
 def _held_out_bm25(encoder, scores: np.ndarray, row: int, query: str, text: str, held_out: str) -> np.ndarray:
     scores = scores.copy()
     q_ids = set(encoder.encode_query(query)[0])
@@ -164,7 +196,9 @@ def main() -> None:
     weights = fit_weights(retriever, fit_half)
     retriever.weights = {mode: weight_vector(w) for mode, w in weights.items()}
     check = {mode: dev_metrics(retriever, check_half, mode) for mode in MODES}
-    print(json.dumps({"weights": weights, "check": check}))
+    returns_check = split(prepare(retriever, returns_queries(retriever.chunks, labeled)))[1]
+    check_returns = {mode: dev_metrics(retriever, returns_check, mode) for mode in MODES}
+    print(json.dumps({"weights": weights, "check": check, "check_returns": check_returns}))
 
 
 if __name__ == "__main__":

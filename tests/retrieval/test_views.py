@@ -93,3 +93,12 @@ def test_view_features_are_zero_without_views_and_weights_cover_them():
     assert viewed[0, FEATURES.index("view_gap")] == 0  # row 0's body view (0.9) is the best
     assert all(weight_vector(w).shape == (len(FEATURES),) for w in (*WEIGHTS.values(), *WEIGHTS_NO_VIEWS.values()))
     assert not any(k.startswith("view") for w in WEIGHTS_NO_VIEWS.values() for k in w)
+
+
+def test_returns_queries_are_the_first_return_sentence_and_skip_lookalikes():
+    from ibert_jupyter.retrieval.tuning import returns_queries
+
+    items = returns_queries([_chunk()], exclude=[])
+    assert items == [{"query": "A new table containing the union of all input tables.",
+                      "relevant": [_chunk().id], "held_out": "A new table containing the union of all input tables."}]
+    assert returns_queries([_chunk()], exclude=["a new table containing the union of all input tables"]) == []
