@@ -170,22 +170,29 @@ def _decoder(path: str, model):
     return lambda prompt, **kw: decode(model, prompt, compiled_step=step, **kw)
 
 
-def _time_decode(run_decode, prompt, n, new_tokens, temperature, warmup: int):
+def _time_decode(run_decode, prompt, n, new_tokens, temperature, warmup: int, repeats: int = 3):
+    """Median (by wall time) of ``repeats`` timed requests after ``warmup`` short ones."""
     import torch
 
     for _ in range(warmup):
         run_decode(prompt, n=n, max_new_tokens=min(new_tokens, 8), temperature=temperature)
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    result = run_decode(prompt, n=n, max_new_tokens=new_tokens, temperature=temperature)
-    wall = time.perf_counter() - t0
-    assert all(len(row) == new_tokens for row in result.tokens), "decode stopped early"
+    timed = []
+    for _ in range(repeats):
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        result = run_decode(prompt, n=n, max_new_tokens=new_tokens, temperature=temperature)
+        timed.append((time.perf_counter() - t0, result))
+        assert all(len(row) == new_tokens for row in result.tokens), "decode stopped early"
+    timed.sort(key=lambda item: item[0])
+    wall, result = timed[len(timed) // 2]
     return {
         "n": n,
         "temperature": temperature,
         "new_tokens": new_tokens,
+        "repeats": repeats,
         "wall_s": round(wall, 4),
+        "wall_s_all": [round(t, 4) for t, _ in timed],
         "prefill_s": round(result.prefill_s, 4),
         "decode_s": round(result.decode_s, 4),
         # steps after the first token: the first comes from the prefill logits
@@ -199,7 +206,7 @@ def _time_path(path: str, model, prompt, args) -> dict:
     t0 = time.perf_counter()
     run_decode = _decoder(path, model)
     greedy = _time_decode(run_decode, prompt, 1, args.new_tokens, 0.0, warmup=3)
-    greedy["compile_and_warmup_s"] = round(time.perf_counter() - t0 - greedy["wall_s"], 1)
+    greedy["compile_and_warmup_s"] = round(time.perf_counter() - t0 - sum(greedy["wall_s_all"]), 1)
     _log(f"[{path}] greedy n=1: {greedy}")
     one = _time_decode(run_decode, prompt, 1, args.new_tokens, args.temperature, warmup=3)
     _log(f"[{path}] sampled n=1: {one}")
@@ -233,7 +240,8 @@ def run(args) -> int:
     results: dict = {}
     if args.baseline_tokens:
         _log("plain path (dynamic cache, eager)")
-        results["plain_n1"] = _time_decode(_decoder("plain", model), prompt, 1, args.baseline_tokens, 0.0, warmup=1)
+        results["plain_n1"] = _time_decode(_decoder("plain", model), prompt, 1, args.baseline_tokens, 0.0,
+                                           warmup=1, repeats=1)
         _log(f"plain: {results['plain_n1']}")
     headline = None
     paths = [] if args.no_compile else [p.strip() for p in args.paths.split(",") if p.strip()]

@@ -13,6 +13,7 @@ On CPU (tests) the same loop runs the step eagerly.
 
 from __future__ import annotations
 
+import os
 import time
 from collections import OrderedDict
 from typing import Sequence
@@ -80,15 +81,22 @@ def _step_function(fused: FusedMistral):
 class FusedDecoder:
     """The fast path for Mistral-architecture Devstral; ``decode`` matches ``decoding.decode``."""
 
-    def __init__(self, model, *, compile: bool | None = None, coordinate_descent_tuning: bool = True):
-        self.fused = FusedMistral(model)
+    def __init__(self, model, *, compile: bool | None = None, mode: str | None = None,
+                 coordinate_descent_tuning: bool = True, dependent_launch: bool = True,
+                 decode_attention: str | None = None):
+        decode_attention = decode_attention or os.environ.get("IBERT_DECODE_ATTENTION", "matmul")
+        self.fused = FusedMistral(model, decode_attention=decode_attention)
         self.on_cuda = self.fused.device.type == "cuda"
         step = _step_function(self.fused)
         if compile if compile is not None else self.on_cuda:
             import torch._inductor.config as inductor_config
 
             inductor_config.coordinate_descent_tuning = coordinate_descent_tuning
-            step = torch.compile(step, fullgraph=True)
+            if hasattr(inductor_config.triton, "enable_pdl"):
+                # Hopper programmatic dependent launch: a kernel's launch overlaps the previous
+                # one's tail (H200, bench decode: 84.3 vs 83.1 tok/s without)
+                inductor_config.triton.enable_pdl = dependent_launch
+            step = torch.compile(step, fullgraph=True, mode=mode)
         self._compiled = step
         self._steps: OrderedDict[tuple[int, int, bool], DecodeStep] = OrderedDict()
         self._pool = torch.cuda.graph_pool_handle() if self.on_cuda else None

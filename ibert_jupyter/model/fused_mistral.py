@@ -42,6 +42,8 @@ class LayerWeights:
 def check_supported(model) -> None:
     from transformers import MistralForCausalLM
 
+    if hasattr(model, "peft_config"):
+        raise UnsupportedModel("the LoRA adapter is not merged: merge the adapter (the default for bf16) to decode fast")
     if type(model) is not MistralForCausalLM:
         raise UnsupportedModel(f"fused decode supports MistralForCausalLM, not {type(model).__name__}")
     for name, module in model.named_modules():
@@ -104,10 +106,21 @@ class KVCache:
             cache[1:, :, :upto].copy_(cache[:1, :, :upto].expand(self.rows - 1, -1, -1, -1))
 
 
-class FusedMistral:
-    """The model's parameters arranged for decoding, and the forward pass over them."""
+DECODE_ATTENTION = ("matmul", "reduce")
 
-    def __init__(self, model):
+
+class FusedMistral:
+    """The model's parameters arranged for decoding, and the forward pass over them.
+
+    ``decode_attention`` picks how a one-token step attends: "matmul" (two batched matmuls,
+    transformers' eager numerics) or "reduce" (fp32 multiply-and-sum that the compiler turns
+    into reduction kernels; fewer library calls per layer on a GPU).
+    """
+
+    def __init__(self, model, *, decode_attention: str = "matmul"):
+        if decode_attention not in DECODE_ATTENTION:
+            raise ValueError(f"decode_attention must be one of {DECODE_ATTENTION}, not {decode_attention!r}")
+        self.decode_attention = decode_attention
         check_supported(model)
         config = model.config
         inner = model.model
@@ -183,11 +196,17 @@ class FusedMistral:
             values.index_copy_(2, positions, v)
             # query head h reads kv head h // groups: [rows, kv, G*T, D]
             q = q.reshape(rows, kv_heads, groups * steps, dim)
-            scores = torch.matmul(q, keys.transpose(2, 3)) * self.scaling
-            scores = scores.masked_fill(~mask, float("-inf"))
-            probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype)
-            attn = torch.matmul(probs, values).view(rows, heads, steps, dim)
-            attn = attn.transpose(1, 2).reshape(rows, steps, heads * dim)
+            if steps == 1 and self.decode_attention == "reduce":
+                scores = (q[:, :, :, None, :].float() * keys[:, :, None, :, :].float()).sum(-1) * self.scaling
+                scores = scores.masked_fill(~mask, float("-inf"))
+                probs = torch.softmax(scores, dim=-1)
+                attn = (probs[..., None] * values[:, :, None, :, :].float()).sum(-2).to(q.dtype)
+            else:
+                scores = torch.matmul(q, keys.transpose(2, 3)) * self.scaling
+                scores = scores.masked_fill(~mask, float("-inf"))
+                probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype)
+                attn = torch.matmul(probs, values)
+            attn = attn.view(rows, heads, steps, dim).transpose(1, 2).reshape(rows, steps, heads * dim)
             x = x + F.linear(attn, w.o)
             h = rms_norm(x, w.post_norm, self.eps)
             gate, up = F.linear(h, w.gate_up).chunk(2, dim=-1)

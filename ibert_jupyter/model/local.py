@@ -49,11 +49,25 @@ class LocalChatModel:
         self.name = f"{settings.model}" + (f"+{settings.adapter}" if settings.adapter else "")
         self._lock = threading.Lock()
         use_fast = settings.fast_decode if fast_decode is None else fast_decode
-        self._step = None
-        if use_fast and loaded.device.type == "cuda":
-            from ibert_jupyter.model.decoding import CompiledStep
+        self._step = None  # transformers forward + static cache under torch.compile (fallback)
+        self._fused = None  # FusedDecoder: Mistral-architecture Devstral (2505/2507)
+        if use_fast and (loaded.device.type == "cuda" or fast_decode):
+            from ibert_jupyter.model.fused_mistral import UnsupportedModel
 
-            self._step = CompiledStep(loaded.model)
+            try:
+                from ibert_jupyter.model.fast_decode import FusedDecoder
+
+                self._fused = FusedDecoder(loaded.model)
+            except UnsupportedModel:
+                if loaded.device.type == "cuda":
+                    from ibert_jupyter.model.decoding import CompiledStep
+
+                    self._step = CompiledStep(loaded.model)
+
+    @property
+    def decode_path(self) -> str:
+        """Which decode loop serves requests: "fused", "compiled" or "plain"."""
+        return "fused" if self._fused else "compiled" if self._step else "plain"
 
     @classmethod
     def from_settings(cls, settings: ModelSettings) -> "LocalChatModel":
@@ -85,18 +99,13 @@ class LocalChatModel:
                     newly.add(row)
             return newly
 
+        options = dict(n=request.n, max_new_tokens=request.max_new_tokens, temperature=request.temperature,
+                       top_p=request.top_p, eos_ids=tokenizer.eos_ids, on_step=on_step)
         with self._lock:
-            result = decode(
-                self.loaded.model,
-                prompt,
-                n=request.n,
-                max_new_tokens=request.max_new_tokens,
-                temperature=request.temperature,
-                top_p=request.top_p,
-                eos_ids=tokenizer.eos_ids,
-                compiled_step=self._step,
-                on_step=on_step,
-            )
+            if self._fused is not None:
+                result = self._fused.decode(prompt, **options)
+            else:
+                result = decode(self.loaded.model, prompt, compiled_step=self._step, **options)
         return [
             Completion(text=stream.text, tokens=len(row), finish_reason=reason)
             for stream, row, reason in zip(streams, result.tokens, result.finish_reasons)
