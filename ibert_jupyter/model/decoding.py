@@ -30,6 +30,48 @@ class DecodeResult:
     timings: dict = field(default_factory=dict)
 
 
+class RowTracker:
+    """Per-row bookkeeping shared by the decode loops: generated ids, EOS and stop finishes."""
+
+    def __init__(self, n: int, eos_ids: frozenset[int], on_step: StepCallback | None):
+        self.tokens: list[list[int]] = [[] for _ in range(n)]
+        self.finished = [False] * n
+        self.reasons = ["length"] * n
+        self.eos = frozenset(eos_ids)
+        self.on_step = on_step
+        self.steps = 0
+
+    def advance(self, step: int, host: list[int]) -> bool:
+        """Record one step's tokens; True when decoding should stop (all rows done, or cancelled)."""
+        self.steps += 1
+        for row, token in enumerate(host):
+            if self.finished[row]:
+                continue
+            if token in self.eos:
+                self.finished[row], self.reasons[row] = True, "stop"
+            else:
+                self.tokens[row].append(token)
+        verdict = self.on_step(step, host) if self.on_step else None
+        if verdict is True:
+            return True
+        for row in verdict or ():
+            if not self.finished[row]:
+                self.finished[row], self.reasons[row] = True, "stop"
+        return all(self.finished)
+
+    def result(self, prefill_s: float, decode_s: float) -> DecodeResult:
+        return DecodeResult(self.tokens, self.reasons, prefill_s, decode_s, self.steps)
+
+
+def check_request(n: int, prompt_ids: Sequence[int], max_new_tokens: int) -> None:
+    if n < 1:
+        raise ValueError("n must be at least 1")
+    if not prompt_ids:
+        raise ValueError("empty prompt")
+    if max_new_tokens < 1:
+        raise ValueError("max_new_tokens must be at least 1")
+
+
 TOP_K = 64  # sampling looks at the 64 likeliest tokens only: a cheap top-k instead of a full sort
 
 
@@ -132,10 +174,7 @@ def decode(
     ``compiled_step`` selects the fast path (static cache). ``on_step`` sees each step's
     tokens (host ints) and returns rows to finish (stop sequences) or True (cancel all).
     """
-    if n < 1:
-        raise ValueError("n must be at least 1")
-    if not prompt_ids:
-        raise ValueError("empty prompt")
+    check_request(n, prompt_ids, max_new_tokens)
     device = next(model.parameters()).device
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     prompt_len = len(prompt_ids)
@@ -160,33 +199,12 @@ def decode(
     sync()
     prefill_s = time.perf_counter() - t0
 
-    tokens: list[list[int]] = [[] for _ in range(n)]
-    finished = [False] * n
-    reasons = ["length"] * n
-    eos = tuple(eos_ids)
+    rows = RowTracker(n, eos_ids, on_step)
     position = torch.empty(1, dtype=torch.long, device=device)
     t0 = time.perf_counter()
-    steps = 0
     for step in range(max_new_tokens):
         next_tokens = sample(logits, temperature, top_p, generator)
-        host = next_tokens.tolist()
-        steps += 1
-        for row, token in enumerate(host):
-            if finished[row]:
-                continue
-            if token in eos:
-                finished[row] = True
-                reasons[row] = "stop"
-            else:
-                tokens[row].append(token)
-        verdict = on_step(step, host) if on_step else None
-        if verdict is True:
-            break
-        for row in verdict or ():
-            if not finished[row]:
-                finished[row] = True
-                reasons[row] = "stop"
-        if all(finished) or step == max_new_tokens - 1:
+        if rows.advance(step, next_tokens.tolist()) or step == max_new_tokens - 1:
             break
         position.fill_(prompt_len + step)
         if compiled_step is not None:
@@ -199,4 +217,4 @@ def decode(
                 use_cache=True,
             ).logits[:, -1, :]
     sync()
-    return DecodeResult(tokens, reasons, prefill_s, time.perf_counter() - t0, steps)
+    return rows.result(prefill_s, time.perf_counter() - t0)

@@ -20,7 +20,7 @@ from typing import Sequence
 
 import torch
 
-from ibert_jupyter.model.decoding import DecodeResult, StepCallback, cache_bucket, pick
+from ibert_jupyter.model.decoding import DecodeResult, RowTracker, StepCallback, cache_bucket, check_request, pick
 from ibert_jupyter.model.fused_mistral import FusedMistral, KVCache
 
 PREFILL_CHUNK = 512  # bounds the attention scores' memory for long prompts
@@ -135,12 +135,7 @@ class FusedDecoder:
         eos_ids: frozenset[int] = frozenset(),
         on_step: StepCallback | None = None,
     ) -> DecodeResult:
-        if n < 1:
-            raise ValueError("n must be at least 1")
-        if not prompt_ids:
-            raise ValueError("empty prompt")
-        if max_new_tokens < 1:
-            raise ValueError("max_new_tokens must be at least 1")
+        check_request(n, prompt_ids, max_new_tokens)
         sync = torch.cuda.synchronize if self.on_cuda else (lambda: None)
         greedy = temperature <= 0
         prompt_len = len(prompt_ids)
@@ -164,12 +159,8 @@ class FusedDecoder:
             if ready is not None:
                 ready.record()
 
-        tokens: list[list[int]] = [[] for _ in range(n)]
-        finished = [False] * n
-        reasons = ["length"] * n
-        eos = frozenset(eos_ids)
+        rows = RowTracker(n, eos_ids, on_step)
         t0 = time.perf_counter()
-        steps = 0
         fetch_async()
         for index in range(max_new_tokens):
             last = index == max_new_tokens - 1
@@ -180,21 +171,7 @@ class FusedDecoder:
             current = host.tolist()
             if not last:
                 fetch_async()
-            steps += 1
-            for row, token in enumerate(current):
-                if finished[row]:
-                    continue
-                if token in eos:
-                    finished[row], reasons[row] = True, "stop"
-                else:
-                    tokens[row].append(token)
-            verdict = on_step(index, current) if on_step else None
-            if verdict is True:
-                break
-            for row in verdict or ():
-                if not finished[row]:
-                    finished[row], reasons[row] = True, "stop"
-            if all(finished):
+            if rows.advance(index, current):
                 break
         sync()
-        return DecodeResult(tokens, reasons, prefill_s, time.perf_counter() - t0, steps)
+        return rows.result(prefill_s, time.perf_counter() - t0)
