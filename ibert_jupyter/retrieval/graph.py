@@ -55,12 +55,19 @@ class SymbolGraph:
         top = self.stats.get("max_weight") or max(self._weights().values(), default=1)
         return math.log1p(self._weights().get(symbol_id, 0)) / math.log1p(max(top, 1))
 
+    def example_use_counts(self) -> dict[str, int]:
+        """How many example programs call each symbol."""
+        counts: dict[str, int] = {}
+        for _, kind, dst in self.edges:
+            if kind == "example_uses":
+                counts[dst] = counts.get(dst, 0) + 1
+        return counts
+
     def _weights(self) -> dict[str, int]:
         if not hasattr(self, "_w"):
             w = dict(self.ref_counts)
-            for src, kind, dst in self.edges:
-                if kind == "example_uses":
-                    w[dst] = w.get(dst, 0) + 1
+            for symbol, uses in self.example_use_counts().items():
+                w[symbol] = w.get(symbol, 0) + uses
             self._w = w
         return self._w
 

@@ -30,7 +30,6 @@ from ibert_jupyter.retrieval.graph import SymbolGraph
 from ibert_jupyter.retrieval.sparse import tokenize
 
 CANDIDATES = 50  # per retriever
-VIEW_CANDIDATES = 0  # rows added from the views' own top list
 PROTECTED_RANK = 5  # each retriever's first hit stays within this many results
 FUSION_FEATURES = ("dense", "dense_gap", "dense_rank", "bm25", "bm25_rank", "bm25_head")
 GRAPH_FEATURES = ("name_match", "class_match", "prior", "example_uses", "is_class", "undocumented")
@@ -90,10 +89,7 @@ class ChunkFeatures:
             parent = by_id.get(c.parent) if c.parent else None
             return parent.public_name.rsplit(".", 1)[-1] if parent else (c.name if c.kind == "class" else "")
 
-        uses: dict[str, int] = {}
-        for _, kind, dst in graph.edges:
-            if kind == "example_uses":
-                uses[dst] = uses.get(dst, 0) + 1
+        uses = graph.example_use_counts()
         top = max(uses.values(), default=1)
         return cls(
             name_tokens=_token_matrix([tokenize(c.name) for c in chunks], vocab),
@@ -105,7 +101,8 @@ class ChunkFeatures:
         )
 
 
-def _top(scores: np.ndarray, n: int) -> np.ndarray:
+def top_rows(scores: np.ndarray, n: int) -> np.ndarray:
+    """The ``n`` best rows, unordered."""
     n = min(n, len(scores))
     return np.argpartition(-scores, n - 1)[:n]
 
@@ -115,13 +112,10 @@ def view_best(dense: np.ndarray, views: np.ndarray) -> np.ndarray:
     return np.maximum(dense, views.max(axis=0))
 
 
-def candidates(dense: np.ndarray, bm25: np.ndarray, n: int = CANDIDATES, views: np.ndarray | None = None) -> np.ndarray:
+def candidates(dense: np.ndarray, bm25: np.ndarray, n: int = CANDIDATES) -> np.ndarray:
     """Rows in either retriever's top ``n`` (BM25 rows need a positive score), sorted."""
-    top_bm25 = _top(bm25, n)
-    rows = np.union1d(_top(dense, n), top_bm25[bm25[top_bm25] > 0])
-    if views is not None and VIEW_CANDIDATES:
-        rows = np.union1d(rows, _top(view_best(dense, views), VIEW_CANDIDATES))
-    return rows
+    top_bm25 = top_rows(bm25, n)
+    return np.union1d(top_rows(dense, n), top_bm25[bm25[top_bm25] > 0])
 
 
 def _reciprocal_rank(scores: np.ndarray) -> np.ndarray:
@@ -135,7 +129,7 @@ def _view_columns(rows: np.ndarray, dense: np.ndarray, views: np.ndarray | None)
     if views is None:
         return [np.zeros(len(rows), dtype=np.float32)] * len(VIEW_FEATURES)
     d = dense[rows]
-    v = view_best(dense[rows], views[:, rows])
+    v = view_best(d, views[:, rows])
     v_max, v_min = float(v.max()), float(v.min())
     per_kind = [np.where(views[k, rows] > -1, views[k, rows], d) - v_max for k in range(views.shape[0])]
     return [(v - v_min) / (v_max - v_min) if v_max > v_min else np.ones_like(v), v - v_max, _reciprocal_rank(v),

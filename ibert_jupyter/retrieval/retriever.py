@@ -23,8 +23,8 @@ from ibert_jupyter.retrieval.build import read_manifest
 from ibert_jupyter.retrieval.corpus import SYMBOL_KINDS, Chunk
 from ibert_jupyter.retrieval.errors import IndexUnavailable
 from ibert_jupyter.retrieval.graph import SymbolGraph
-from ibert_jupyter.retrieval.ranking import (WEIGHTS, WEIGHTS_NO_VIEWS, ChunkFeatures, candidates, features, fused_scores, protect_firsts,
-                                             weight_vector)
+from ibert_jupyter.retrieval.ranking import (WEIGHTS, WEIGHTS_NO_VIEWS, ChunkFeatures, candidates, features, fused_scores,
+                                             protect_firsts, top_rows, weight_vector)
 from ibert_jupyter.retrieval.sparse import BM25Encoder
 from ibert_jupyter.retrieval.views import FILE as VIEWS_FILE
 from ibert_jupyter.retrieval.views import ViewIndex
@@ -123,29 +123,16 @@ class Retriever:
         return encode([query], self.model_path)[0]
 
     def bm25_scores(self, query: str) -> np.ndarray:
-        ids, _ = self.bm25.encode_query(query)
-        if not ids:
-            return np.zeros(len(self.chunks), dtype=np.float32)
-        return np.asarray(self.sparse[:, ids].sum(axis=1)).ravel()
+        return self.bm25.scores(self.sparse, query)
 
     def dense_scores(self, query_vector: np.ndarray) -> np.ndarray:
         return self.dense @ query_vector
 
     @staticmethod
     def _top(scores: np.ndarray, n: int) -> np.ndarray:
-        n = min(n, len(scores))
-        idx = np.argpartition(-scores, n - 1)[:n]
+        """The ``n`` best rows, best first."""
+        idx = top_rows(scores, n)
         return idx[np.argsort(-scores[idx], kind="stable")]
-
-    def scores(self, query: str, mode: str = "hybrid_graph", query_vector: np.ndarray | None = None) -> np.ndarray:
-        """One score per chunk (higher is better); -inf for non-candidates in fused modes."""
-        self._check_mode(mode)
-        sparse = self.bm25_scores(query)
-        if mode == "bm25":
-            return sparse
-        vector = self.embed(query) if query_vector is None else query_vector
-        dense = self.dense_scores(vector)
-        return dense if mode == "dense" else self.fuse(query, mode, dense, sparse, views=self.view_scores(vector))
 
     def head_scores(self, query: str) -> np.ndarray:
         """BM25 over names and summaries only."""
@@ -166,11 +153,11 @@ class Retriever:
                            ) -> tuple[np.ndarray, np.ndarray]:
         """(candidate rows, their ranking features) for one query's retriever scores."""
         head = self.head_scores(query) if head is None else head
-        rows = candidates(dense, sparse, views=views)
+        rows = candidates(dense, sparse)
         return rows, features(rows, dense, sparse, head, self.bm25.encode_query(query)[0], self.chunk_features,
                               views)
 
-    def rank(self, query: str, mode: str, dense: np.ndarray | None, sparse: np.ndarray, k: int,
+    def rank(self, query: str, mode: str, dense: np.ndarray | None, sparse: np.ndarray | None, k: int,
              mask: np.ndarray, head: np.ndarray | None = None,
              views: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(top-k rows among ``mask``, their scores) of one mode from precomputed retriever scores.
@@ -210,7 +197,7 @@ class Retriever:
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         self._check_mode(mode)
-        sparse = self.bm25_scores(query)
+        sparse = None if mode == "dense" else self.bm25_scores(query)
         dense = views = None
         if mode != "bm25":
             vector = self.embed(query) if query_vector is None else query_vector
