@@ -14,7 +14,31 @@ import json
 
 import pytest
 
-from ibert_jupyter.model import runtime
+from ibert_jupyter.model import Completion, runtime
+
+
+class ScriptedChatModel:
+    """SCRIPTED: a ChatModel that replays fixed answers; stands in for Devstral's sampling."""
+
+    name = "scripted"
+
+    def __init__(self, texts):
+        self.texts = texts
+        self.requests = []
+
+    def generate(self, request, on_token=None):
+        self.requests.append(request)
+        out = self.texts[: request.n]
+        for i, text in enumerate(out):
+            if on_token:
+                on_token(i, text)
+        return [Completion(text=t, tokens=len(t)) for t in out]
+
+
+@pytest.fixture
+def scripted_model():
+    """The ScriptedChatModel class (tests build one with the answers they need)."""
+    return ScriptedChatModel
 
 
 def write_tekken(path) -> int:
@@ -78,3 +102,18 @@ def fresh_runtime(tmp_path, monkeypatch):
     runtime.configure(None)
     yield
     runtime.configure(None)
+
+
+@pytest.fixture
+def shell(tpch_con, monkeypatch):
+    """A real InteractiveShell with the %%ibert magic and TPC-H ``orders`` in its namespace."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from ibert_jupyter.jupyter.magics_generate import GenerateMagics
+
+    monkeypatch.delenv("IBERT_SERVER_URL", raising=False)
+    sh = InteractiveShell.instance()
+    sh.register_magics(GenerateMagics(shell=sh))
+    sh.user_ns["orders"] = tpch_con.table("orders")
+    sh.user_ns.pop("_ibert", None)
+    yield sh

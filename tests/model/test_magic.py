@@ -6,42 +6,12 @@ the model path uses the FAKE tiny Devstral (random weights, see conftest) end to
 from __future__ import annotations
 
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
 
-from ibert_jupyter.jupyter.magics_generate import GenerateMagics
-from ibert_jupyter.model import Completion, runtime
+from ibert_jupyter.model import runtime
 
 
-class ScriptedChatModel:
-    """A ChatModel that replays fixed answers; stands in for Devstral's sampling."""
-
-    name = "scripted"
-
-    def __init__(self, texts):
-        self.texts = texts
-        self.requests = []
-
-    def generate(self, request, on_token=None):
-        self.requests.append(request)
-        out = self.texts[: request.n]
-        for i, text in enumerate(out):
-            if on_token:
-                on_token(i, text)
-        return [Completion(text=t, tokens=len(t)) for t in out]
-
-
-@pytest.fixture
-def shell(tpch_con, monkeypatch):
-    monkeypatch.delenv("IBERT_SERVER_URL", raising=False)
-    sh = InteractiveShell.instance()
-    sh.register_magics(GenerateMagics(shell=sh))
-    sh.user_ns["orders"] = tpch_con.table("orders")
-    sh.user_ns.pop("_ibert", None)
-    yield sh
-
-
-def test_verified_candidate_is_shown_with_preview_and_accept_inserts_it(shell):
-    model = ScriptedChatModel([
+def test_verified_candidate_is_shown_with_preview_and_accept_inserts_it(shell, scripted_model):
+    model = scripted_model([
         "```python\norders.group_by('o_orderstatus').agg(n=orders.count()).order_by('o_orderstatus')\n```",
         "```python\norders.o_missing.sum()\n```",
     ])
@@ -61,8 +31,8 @@ def test_verified_candidate_is_shown_with_preview_and_accept_inserts_it(shell):
     assert shell.rl_next_input == outcome.candidates[0]["code"]
 
 
-def test_nothing_verified_is_said_clearly(shell, capsys):
-    with runtime.use_model(ScriptedChatModel(["```python\norders.nope\n```"])):
+def test_nothing_verified_is_said_clearly(shell, capsys, scripted_model):
+    with runtime.use_model(scripted_model(["```python\norders.nope\n```"])):
         shell.run_cell("%%ibert --n 1 --rounds 2\nsum of nope", store_history=False)
     outcome = shell.user_ns["_ibert"]
     assert not outcome.verified and len(outcome.candidates) == 2
