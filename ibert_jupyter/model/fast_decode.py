@@ -7,8 +7,10 @@ Where the time goes in batch-1 decode, and what this module does about it:
 - host round trips: the next step is queued *before* the host reads the current tokens,
   so stop-sequence checks and streaming run while the GPU computes (one speculative step
   at the end is discarded);
-- N candidates: the prompt is prefilled once and its keys/values copied to all N rows.
-On CPU (tests) the same loop runs the step eagerly.
+- N candidates: the prompt is prefilled once and its keys/values copied to all N rows;
+- small kernels: on a GPU, attention (rope, cache write, softmax over the filled cache) is
+  one Triton kernel (``decode_attention``).
+On CPU (tests) the same loop runs the step eagerly, with the matmul attention.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Sequence
 import torch
 
 from ibert_jupyter.model.decoding import DecodeResult, RowTracker, StepCallback, cache_bucket, check_request, pick
+from ibert_jupyter.model.decode_attention import TritonAttention, triton_available
 from ibert_jupyter.model.fused_mistral import FusedMistral, KVCache
 
 PREFILL_CHUNK = 512  # bounds the attention scores' memory for long prompts
@@ -83,9 +86,12 @@ class FusedDecoder:
 
     def __init__(self, model, *, compile: bool | None = None, mode: str | None = None,
                  coordinate_descent_tuning: bool = True, dependent_launch: bool = True,
-                 decode_attention: str | None = None):
-        decode_attention = decode_attention or os.environ.get("IBERT_DECODE_ATTENTION", "matmul")
-        self.fused = FusedMistral(model, decode_attention=decode_attention)
+                 decode_attention: str | None = None, triton_attention: TritonAttention | None = None):
+        on_cuda = next(model.parameters()).device.type == "cuda"
+        # on a GPU: one Triton kernel for attention (H200, full depth: 80.98 vs 80.19 tok/s)
+        default = "triton" if on_cuda and triton_available() else "matmul"
+        decode_attention = decode_attention or os.environ.get("IBERT_DECODE_ATTENTION", default)
+        self.fused = FusedMistral(model, decode_attention=decode_attention, triton=triton_attention)
         self.on_cuda = self.fused.device.type == "cuda"
         step = _step_function(self.fused)
         if compile if compile is not None else self.on_cuda:

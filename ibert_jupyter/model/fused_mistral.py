@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ibert_jupyter.model.decode_attention import TritonAttention, decode_attention, rotate
+
 
 class UnsupportedModel(ValueError):
     """The fused path cannot run this model exactly; use the transformers forward."""
@@ -75,12 +77,6 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
     return weight * xf.to(x.dtype)
 
 
-def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    half = x.shape[-1] // 2
-    rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
-    return x * cos + rotated * sin
-
-
 class KVCache:
     """Static keys/values: per layer [rows, kv_heads, length, head_dim]."""
 
@@ -89,6 +85,8 @@ class KVCache:
         self.keys = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(layers)]
         self.values = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(layers)]
         self.rows, self.length = rows, length
+        # the Triton decode attention's split counters (left at zero by every launch)
+        self.counters = torch.zeros(rows * kv_heads, dtype=torch.int32, device=device)
 
     def row0(self) -> "KVCache":
         """A view of the first row only (the prefill writes through it)."""
@@ -106,7 +104,7 @@ class KVCache:
             cache[1:, :, :upto].copy_(cache[:1, :, :upto].expand(self.rows - 1, -1, -1, -1))
 
 
-DECODE_ATTENTION = ("matmul", "reduce")
+DECODE_ATTENTION = ("matmul", "reduce", "triton")
 
 
 class FusedMistral:
@@ -114,13 +112,16 @@ class FusedMistral:
 
     ``decode_attention`` picks how a one-token step attends: "matmul" (two batched matmuls,
     transformers' eager numerics) or "reduce" (fp32 multiply-and-sum that the compiler turns
-    into reduction kernels; fewer library calls per layer on a GPU).
+    into reduction kernels; fewer library calls per layer on a GPU) or "triton" (one op per
+    layer: rope, cache write and attention over the filled cache; one Triton kernel on CUDA,
+    ``decode_attention.reference`` elsewhere; ``triton`` sets its launch options).
     """
 
-    def __init__(self, model, *, decode_attention: str = "matmul"):
+    def __init__(self, model, *, decode_attention: str = "matmul", triton: TritonAttention | None = None):
         if decode_attention not in DECODE_ATTENTION:
             raise ValueError(f"decode_attention must be one of {DECODE_ATTENTION}, not {decode_attention!r}")
         self.decode_attention = decode_attention
+        self.triton = triton or TritonAttention()
         check_supported(model)
         config = model.config
         inner = model.model
@@ -187,6 +188,12 @@ class FusedMistral:
         mask = self.attention_mask(positions, cache.length).repeat(groups, 1)  # [G*T, length]
         for i, w in enumerate(self.layers):
             h = rms_norm(x, w.input_norm, self.eps)
+            if steps == 1 and self.decode_attention == "triton":
+                x = x + F.linear(self._attend_one(i, F.linear(h, w.qkv), positions, cache, cos, sin), w.o)
+                h = rms_norm(x, w.post_norm, self.eps)
+                gate, up = F.linear(h, w.gate_up).chunk(2, dim=-1)
+                x = x + F.linear(F.silu(gate) * up, w.down)
+                continue
             q, k, v = F.linear(h, w.qkv).split((heads * dim, kv_heads * dim, kv_heads * dim), dim=-1)
             q = rotate(q.view(rows, steps, heads, dim).transpose(1, 2), cos_t, sin_t)
             k = rotate(k.view(rows, steps, kv_heads, dim).transpose(1, 2), cos_t, sin_t)
@@ -213,3 +220,12 @@ class FusedMistral:
             x = x + F.linear(F.silu(gate) * up, w.down)
         x = rms_norm(x[:, -1], self.final_norm, self.eps)
         return F.linear(x, self.lm_head)
+
+    def _attend_one(self, i: int, qkv: torch.Tensor, positions: torch.Tensor, cache: KVCache,
+                    cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        """Layer ``i``'s attention for one new token per row (qkv [rows, 1, *]) -> [rows, 1, heads * dim]."""
+        rows, opt = qkv.shape[0], self.triton
+        out = decode_attention(
+            qkv.view(rows, -1), positions, cos, sin, cache.keys[i], cache.values[i], cache.counters, self.heads,
+            self.scaling, self.sliding_window or 0, opt.splits, opt.min_chunk, opt.block_n, opt.pdl)
+        return out.view(rows, 1, -1)

@@ -20,7 +20,7 @@ def float_model(tiny, **kw):
     return load_local(ModelSettings(model=str(tiny["weights"]), device="cpu", **kw)).model.float().eval()
 
 
-@pytest.mark.parametrize("attention", ["matmul", "reduce"])
+@pytest.mark.parametrize("attention", ["matmul", "reduce", "triton"])
 def test_fused_forward_matches_transformers_logits(tiny_devstral, attention):
     model = float_model(tiny_devstral)
     ids = torch.randint(3, 200, (1, 24), generator=torch.Generator().manual_seed(3))
