@@ -212,8 +212,12 @@ def _time_path(path: str, model, prompt, args) -> dict:
     _log(f"[{path}] sampled n=1: {one}")
     many = _time_decode(run_decode, prompt, args.n, args.new_tokens, args.temperature, warmup=3)
     _log(f"[{path}] sampled n={args.n}: {many}")
-    return {"greedy_n1": greedy, "sampled_n1": one, f"sampled_n{args.n}": many,
-            "n_over_1_wall": round(many["wall_s"] / one["wall_s"], 3)}
+    out = {"greedy_n1": greedy, "sampled_n1": one, f"sampled_n{args.n}": many,
+           "n_over_1_wall": round(many["wall_s"] / one["wall_s"], 3)}
+    fused = getattr(getattr(run_decode, "__self__", None), "fused", None)
+    if fused is not None:  # which kernels the fused step used (they depend on the device)
+        out["kernels"] = {"attention": fused.decode_attention, "gemv": sorted(fused.gemv)}
+    return out
 
 
 def run(args) -> int:

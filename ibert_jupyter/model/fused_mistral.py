@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from ibert_jupyter.model.decode_attention import TritonAttention, decode_attention, rotate
+from ibert_jupyter.model.decode_gemv import GemvConfig, gemv_add
 
 
 class UnsupportedModel(ValueError):
@@ -87,6 +88,7 @@ class KVCache:
         self.rows, self.length = rows, length
         # the Triton decode attention's split counters (left at zero by every launch)
         self.counters = torch.zeros(rows * kv_heads, dtype=torch.int32, device=device)
+        self.gemv_counters = torch.zeros(GEMV_COUNTERS, dtype=torch.int32, device=device)  # decode_gemv's
 
     def row0(self) -> "KVCache":
         """A view of the first row only (the prefill writes through it)."""
@@ -105,6 +107,7 @@ class KVCache:
 
 
 DECODE_ATTENTION = ("matmul", "reduce", "triton")
+GEMV_COUNTERS = 8192  # row blocks of the largest matrix decode_gemv may split
 
 
 class FusedMistral:
@@ -114,14 +117,18 @@ class FusedMistral:
     transformers' eager numerics) or "reduce" (fp32 multiply-and-sum that the compiler turns
     into reduction kernels; fewer library calls per layer on a GPU) or "triton" (one op per
     layer: rope, cache write and attention over the filled cache; one Triton kernel on CUDA,
-    ``decode_attention.reference`` elsewhere; ``triton`` sets its launch options).
+    ``decode_attention.reference`` elsewhere; ``triton`` sets its launch options). With
+    "triton", ``gemv`` may name launch configurations for the batch-1 "qkv" (with the input
+    norm), "o" and "down" projections (``decode_gemv``: product and residual add in one kernel).
     """
 
-    def __init__(self, model, *, decode_attention: str = "matmul", triton: TritonAttention | None = None):
+    def __init__(self, model, *, decode_attention: str = "matmul", triton: TritonAttention | None = None,
+                 gemv: dict[str, GemvConfig] | None = None):
         if decode_attention not in DECODE_ATTENTION:
             raise ValueError(f"decode_attention must be one of {DECODE_ATTENTION}, not {decode_attention!r}")
         self.decode_attention = decode_attention
         self.triton = triton or TritonAttention()
+        self.gemv = dict(gemv or {})
         check_supported(model)
         config = model.config
         inner = model.model
@@ -189,10 +196,15 @@ class FusedMistral:
         for i, w in enumerate(self.layers):
             h = rms_norm(x, w.input_norm, self.eps)
             if steps == 1 and self.decode_attention == "triton":
-                x = x + F.linear(self._attend_one(i, F.linear(h, w.qkv), positions, cache, cos, sin), w.o)
+                if "qkv" in self.gemv and rows == 1:  # the input norm inside the product's kernel
+                    qkv = gemv_add(w.qkv, x, None, cache.gemv_counters, self.gemv["qkv"], norm_weight=w.input_norm,
+                                   eps=self.eps)
+                else:
+                    qkv = F.linear(h, w.qkv)
+                attn = self._attend_one(i, qkv, positions, cache, cos, sin)
+                x = gemv_add(w.o, attn, x, cache.gemv_counters, self.gemv.get("o"))
                 h = rms_norm(x, w.post_norm, self.eps)
-                gate, up = F.linear(h, w.gate_up).chunk(2, dim=-1)
-                x = x + F.linear(F.silu(gate) * up, w.down)
+                x = gemv_add(w.down, F.linear(h, w.gate_up), x, cache.gemv_counters, self.gemv.get("down"), gated=True)
                 continue
             q, k, v = F.linear(h, w.qkv).split((heads * dim, kv_heads * dim, kv_heads * dim), dim=-1)
             q = rotate(q.view(rows, steps, heads, dim).transpose(1, 2), cos_t, sin_t)

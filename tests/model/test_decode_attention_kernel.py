@@ -1,6 +1,7 @@
-"""The decode-attention op: its float32 reference against the matmul attention (CPU), the
-Triton kernel against the reference in Triton's CPU interpreter (where triton is installed
-and no GPU is) and on a GPU (marked gpu). Random tensors; no model weights."""
+"""The decode-attention and decode-gemv ops: the attention's float32 reference against the
+matmul attention (CPU), the Triton kernels against the references in Triton's CPU
+interpreter (where triton is installed and no GPU is) and on a GPU (marked gpu). Random
+tensors; no model weights."""
 
 from __future__ import annotations
 
@@ -71,6 +72,20 @@ INTERPRETER_CHECK = textwrap.dedent("""
             assert torch.equal(keys, k_ref) and torch.equal(values, v_ref)
             assert not counters.any()
 
+    from ibert_jupyter.model import triton_gemv
+    from ibert_jupyter.model.decode_gemv import reference as gemv_reference
+
+    for mode in ("plain", "gated", "norm"):
+        for split_k in (1, 4):
+            g = torch.Generator().manual_seed(split_k)
+            gated, nw = mode == "gated", (torch.randn(256, generator=g) if mode == "norm" else None)
+            w, x = torch.randn(64, 256, generator=g), torch.randn(512 if gated else 256, generator=g)
+            r = None if mode == "norm" else torch.randn(64, generator=g)
+            out, counters = torch.full((64,), float("nan")), torch.zeros(4, dtype=torch.int32)
+            triton_gemv.launch(w, x, r, out, torch.empty(split_k, 64), counters, gated=gated, split_k=split_k,
+                               block_n=16, block_k=32, num_warps=4, norm_weight=nw)
+            assert torch.allclose(out, gemv_reference(w, x, r, gated, nw), atol=1e-4), (mode, split_k)
+            assert not counters.any()
     print("ok")
 """)
 
@@ -109,3 +124,25 @@ def test_triton_kernel_on_gpu(rows, length, pos, min_chunk):
     assert torch.equal(values, v_ref) and not counters.any()
     assert torch.allclose(keys.float(), k_ref.float(), rtol=1e-2, atol=1e-2)
 
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("mode,n,k,split_k", [("gated", 5120, 32768, 16), ("plain", 5120, 4096, 2),
+                                               ("norm", 6144, 5120, 1)])
+def test_triton_gemv_on_gpu(mode, n, k, split_k):
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    from ibert_jupyter.model.decode_gemv import decode_gemv
+    from ibert_jupyter.model.decode_gemv import reference as gemv_reference
+
+    gated = mode == "gated"
+    w = torch.randn(n, k, device="cuda", dtype=torch.bfloat16) * 0.02
+    x = torch.randn(2 * k if gated else k, device="cuda", dtype=torch.bfloat16)
+    r = None if mode == "norm" else torch.randn(n, device="cuda", dtype=torch.bfloat16)
+    nw = torch.rand(k, device="cuda", dtype=torch.bfloat16) + 0.5 if mode == "norm" else None
+    counters = torch.zeros(n // 16, dtype=torch.int32, device="cuda")
+    expected = gemv_reference(w.float(), x.float(), None if r is None else r.float(), gated,
+                              None if nw is None else nw.float())
+    outs = [decode_gemv(w, x, r, counters, gated, split_k, 16, 512 if mode == "norm" else 256, 4, True, nw)
+            for _ in range(3)]
+    assert ((outs[0].float() - expected).norm() / expected.norm()).item() < 1e-2
+    assert all(torch.equal(outs[0], o) for o in outs[1:]) and not counters.any()
