@@ -14,7 +14,9 @@ The transformers forward is written for generality; this one, over the *same* pa
 
 Semantics are the transformers model's: tests compare logits on a tiny random Devstral.
 Other architectures (Devstral Small 2's Ministral3, a peft model that is not merged,
-4-bit weights) are refused with ``UnsupportedModel``; callers fall back to transformers.
+8-bit weights) are refused with ``UnsupportedModel``; callers fall back to transformers.
+bitsandbytes NF4 weights (every decoder Linear a Linear4bit) are kept packed: decode steps
+multiply them with ``nf4_gemv``'s kernel, prefill dequantizes per product.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ import torch.nn.functional as F
 
 from ibert_jupyter.model.decode_attention import TritonAttention, decode_attention, rotate
 from ibert_jupyter.model.decode_gemv import GemvConfig, gemv_add
+from ibert_jupyter.model.nf4_gemv import DEFAULT_CONFIGS as NF4_CONFIGS
+from ibert_jupyter.model.nf4_gemv import Nf4Config, Nf4Weight, fuse_nf4, is_nf4, nf4_linear
 
 
 class UnsupportedModel(ValueError):
@@ -35,11 +39,11 @@ class UnsupportedModel(ValueError):
 @dataclass
 class LayerWeights:
     input_norm: torch.Tensor
-    qkv: torch.Tensor  # [(Hq + 2 Hkv) * D, hidden]
-    o: torch.Tensor
+    qkv: torch.Tensor | Nf4Weight  # [(Hq + 2 Hkv) * D, hidden]
+    o: torch.Tensor | Nf4Weight
     post_norm: torch.Tensor
-    gate_up: torch.Tensor  # [2 * intermediate, hidden]
-    down: torch.Tensor
+    gate_up: torch.Tensor | Nf4Weight  # [2 * intermediate, hidden]
+    down: torch.Tensor | Nf4Weight
 
 
 def check_supported(model) -> None:
@@ -49,9 +53,17 @@ def check_supported(model) -> None:
         raise UnsupportedModel("the LoRA adapter is not merged: merge the adapter (the default for bf16) to decode fast")
     if type(model) is not MistralForCausalLM:
         raise UnsupportedModel(f"fused decode supports MistralForCausalLM, not {type(model).__name__}")
+    nf4 = []
     for name, module in model.named_modules():
-        if type(module).__name__.startswith(("Lora", "Linear4bit", "Linear8bit")):
+        if type(module).__name__.startswith("Linear4bit"):
+            state = getattr(module.weight, "quant_state", None)
+            if not is_nf4(module) or module.bias is not None or module.in_features % state.blocksize:
+                raise UnsupportedModel(f"{name}: only bias-free NF4 Linear4bit weights are supported")
+            nf4.append(name)
+        elif type(module).__name__.startswith(("Lora", "Linear8bit")):
             raise UnsupportedModel(f"{name} is {type(module).__name__}: merge the adapter / use bf16 weights")
+    if nf4 and len(nf4) != 7 * model.config.num_hidden_layers:
+        raise UnsupportedModel("NF4: every decoder Linear (and nothing else) must be a Linear4bit")
     if getattr(model.config, "hidden_act", "silu") != "silu":
         raise UnsupportedModel(f"hidden_act {model.config.hidden_act!r} (Devstral uses silu)")
 
@@ -76,6 +88,11 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
     xf = x.float()
     xf = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + eps)
     return weight * xf.to(x.dtype)
+
+
+def _linear(x: torch.Tensor, weight: torch.Tensor | Nf4Weight) -> torch.Tensor:
+    """``F.linear`` for plain weights; NF4 ones are dequantized (prefill, CPU)."""
+    return nf4_linear(x, weight) if isinstance(weight, Nf4Weight) else F.linear(x, weight)
 
 
 class KVCache:
@@ -123,7 +140,7 @@ class FusedMistral:
     """
 
     def __init__(self, model, *, decode_attention: str = "matmul", triton: TritonAttention | None = None,
-                 gemv: dict[str, GemvConfig] | None = None):
+                 gemv: dict[str, GemvConfig] | None = None, nf4: dict[str, Nf4Config] | None = None):
         if decode_attention not in DECODE_ATTENTION:
             raise ValueError(f"decode_attention must be one of {DECODE_ATTENTION}, not {decode_attention!r}")
         self.decode_attention = decode_attention
@@ -147,9 +164,22 @@ class FusedMistral:
         self.dtype = self.embed.dtype
         self.device = self.embed.device
         self.layers = []
+        self.nf4 = is_nf4(inner.layers[0].self_attn.q_proj)
+        # NF4 decode-step launch configurations (CPU: the reference runs whatever is set)
+        self.nf4_configs = dict(nf4 if nf4 is not None else NF4_CONFIGS) if self.nf4 else {}
         with torch.no_grad():
             for layer in inner.layers:
                 attn, mlp = layer.self_attn, layer.mlp
+                if self.nf4:
+                    self.layers.append(LayerWeights(
+                        input_norm=layer.input_layernorm.weight,
+                        qkv=fuse_nf4(attn.q_proj, attn.k_proj, attn.v_proj),
+                        o=fuse_nf4(attn.o_proj),
+                        post_norm=layer.post_attention_layernorm.weight,
+                        gate_up=fuse_nf4(mlp.gate_proj, mlp.up_proj),
+                        down=fuse_nf4(mlp.down_proj),
+                    ))
+                    continue
                 self.layers.append(LayerWeights(
                     input_norm=layer.input_layernorm.weight,
                     qkv=fuse_rows(attn.q_proj, attn.k_proj, attn.v_proj),
@@ -195,6 +225,16 @@ class FusedMistral:
         mask = self.attention_mask(positions, cache.length).repeat(groups, 1)  # [G*T, length]
         for i, w in enumerate(self.layers):
             h = rms_norm(x, w.input_norm, self.eps)
+            if steps == 1 and self.decode_attention == "triton" and self.nf4:
+                c = cache.gemv_counters
+                cfg = {k: self.nf4_configs.get(f"{k}/rows" if rows > 1 else k) or self.nf4_configs.get(k)
+                       for k in ("qkv", "o", "gate_up", "down")}
+                attn = self._attend_one(i, nf4_linear(h, w.qkv, counters=c, config=cfg["qkv"]), positions, cache,
+                                        cos, sin)
+                x = nf4_linear(attn, w.o, x, counters=c, config=cfg["o"])
+                gate_up = nf4_linear(rms_norm(x, w.post_norm, self.eps), w.gate_up, counters=c, config=cfg["gate_up"])
+                x = nf4_linear(gate_up, w.down, x, gated=True, counters=c, config=cfg["down"])
+                continue
             if steps == 1 and self.decode_attention == "triton":
                 if "qkv" in self.gemv and rows == 1:  # the input norm inside the product's kernel
                     qkv = gemv_add(w.qkv, x, None, cache.gemv_counters, self.gemv["qkv"], norm_weight=w.input_norm,
@@ -206,7 +246,7 @@ class FusedMistral:
                 h = rms_norm(x, w.post_norm, self.eps)
                 x = gemv_add(w.down, F.linear(h, w.gate_up), x, cache.gemv_counters, self.gemv.get("down"), gated=True)
                 continue
-            q, k, v = F.linear(h, w.qkv).split((heads * dim, kv_heads * dim, kv_heads * dim), dim=-1)
+            q, k, v = _linear(h, w.qkv).split((heads * dim, kv_heads * dim, kv_heads * dim), dim=-1)
             q = rotate(q.view(rows, steps, heads, dim).transpose(1, 2), cos_t, sin_t)
             k = rotate(k.view(rows, steps, kv_heads, dim).transpose(1, 2), cos_t, sin_t)
             v = v.view(rows, steps, kv_heads, dim).transpose(1, 2)
@@ -226,10 +266,10 @@ class FusedMistral:
                 probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype)
                 attn = torch.matmul(probs, values)
             attn = attn.view(rows, heads, steps, dim).transpose(1, 2).reshape(rows, steps, heads * dim)
-            x = x + F.linear(attn, w.o)
+            x = x + _linear(attn, w.o)
             h = rms_norm(x, w.post_norm, self.eps)
-            gate, up = F.linear(h, w.gate_up).chunk(2, dim=-1)
-            x = x + F.linear(F.silu(gate) * up, w.down)
+            gate, up = _linear(h, w.gate_up).chunk(2, dim=-1)
+            x = x + _linear(F.silu(gate) * up, w.down)
         x = rms_norm(x[:, -1], self.final_norm, self.eps)
         return F.linear(x, self.lm_head)
 
