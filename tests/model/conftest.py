@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -117,3 +121,38 @@ def shell(tpch_con, monkeypatch):
     sh.user_ns["orders"] = tpch_con.table("orders")
     sh.user_ns.pop("_ibert", None)
     yield sh
+
+
+@pytest.fixture
+def run_in_triton_interpreter():
+    """Run a check script with TRITON_INTERPRET=1 (Triton's CPU interpreter) in a fresh process.
+
+    Skips where triton is missing or a GPU is here (the gpu tests run the kernels for real); the
+    script must print "ok" last.
+    """
+    pytest.importorskip("triton")
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is here: the gpu tests run the kernels for real")
+    root = str(Path(__file__).resolve().parents[2])
+
+    def run(script: str) -> None:
+        env = dict(os.environ, TRITON_INTERPRET="1", PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
+        done = subprocess.run([sys.executable, "-c", script], cwd=root, env=env, capture_output=True, text=True,
+                              timeout=600)
+        assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-3000:]
+
+    return run
+
+
+@pytest.fixture
+def jp_server_config(tiny_devstral, tmp_path, monkeypatch):
+    """pytest-jupyter's server config for this folder: iBERT's extension hosting the FAKE tiny Devstral."""
+    monkeypatch.setenv("IBERT_LOG_DB", str(tmp_path / "requests.sqlite"))
+    monkeypatch.setenv("IBERT_MAX_NEW_TOKENS", "8")
+    yield {
+        "ServerApp": {"jpserver_extensions": {"ibert_jupyter": True}},
+        "IbertModel": {"model": str(tiny_devstral["weights"]), "device": "cpu"},
+    }
+    runtime.configure(None)

@@ -6,9 +6,6 @@ tensors; no model weights."""
 from __future__ import annotations
 
 import inspect
-import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
@@ -90,17 +87,9 @@ INTERPRETER_CHECK = textwrap.dedent("""
 """)
 
 
-def test_triton_kernel_in_the_cpu_interpreter():
+def test_triton_kernel_in_the_cpu_interpreter(run_in_triton_interpreter):
     """Indexing, rope, cache write, split merge and counters of the real kernel, in float32."""
-    pytest.importorskip("triton")
-    if torch.cuda.is_available():
-        pytest.skip("a GPU is here: the gpu tests run the kernels for real")
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = dict(os.environ, TRITON_INTERPRET="1", PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
-    script = "import torch\n" + inspect.getsource(random_step) + INTERPRETER_CHECK
-    done = subprocess.run([sys.executable, "-c", script], cwd=root, env=env, capture_output=True,
-                          text=True, timeout=600)
-    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-3000:]
+    run_in_triton_interpreter("import torch\n" + inspect.getsource(random_step) + INTERPRETER_CHECK)
 
 
 @pytest.mark.gpu

@@ -5,8 +5,6 @@ the model path uses the FAKE tiny Devstral (random weights, see conftest) end to
 
 from __future__ import annotations
 
-import pytest
-
 from ibert_jupyter.model import runtime
 
 

@@ -20,17 +20,6 @@ GOOD = "```python\norders.group_by('o_orderstatus').agg(n=orders.count()).order_
 
 
 @pytest.fixture
-def jp_server_config(tiny_devstral, tmp_path, monkeypatch):
-    monkeypatch.setenv("IBERT_LOG_DB", str(tmp_path / "requests.sqlite"))
-    monkeypatch.setenv("IBERT_MAX_NEW_TOKENS", "8")
-    yield {
-        "ServerApp": {"jpserver_extensions": {"ibert_jupyter": True}},
-        "IbertModel": {"model": str(tiny_devstral["weights"]), "device": "cpu"},
-    }
-    runtime.configure(None)
-
-
-@pytest.fixture
 def server_env(jp_fetch, jp_http_port, jp_base_url, jp_auth_header, monkeypatch):
     """Point the magic at the test server, as IBERT_SERVER_URL/IBERT_SERVER_TOKEN do for users.
 

@@ -5,10 +5,6 @@ a tiny NF4 Devstral against the transformers forward. Random weights."""
 
 from __future__ import annotations
 
-import inspect
-import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
@@ -75,16 +71,9 @@ INTERPRETER_CHECK = textwrap.dedent("""
 """)
 
 
-def test_nf4_kernel_in_the_cpu_interpreter():
+def test_nf4_kernel_in_the_cpu_interpreter(run_in_triton_interpreter):
     """Nibble order, absmax blocks, the row-1 and tensor-core paths, split merge and counters."""
-    pytest.importorskip("triton")
-    if torch.cuda.is_available():
-        pytest.skip("a GPU is here: the gpu tests run the kernel for real")
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = dict(os.environ, TRITON_INTERPRET="1", PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
-    done = subprocess.run([sys.executable, "-c", INTERPRETER_CHECK], cwd=root, env=env, capture_output=True,
-                          text=True, timeout=600)
-    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-3000:]
+    run_in_triton_interpreter(INTERPRETER_CHECK)
 
 
 @pytest.mark.gpu

@@ -15,17 +15,6 @@ from ibert_jupyter.model.config import ModelSettings
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
 
-@pytest.fixture
-def jp_server_config(tiny_devstral, tmp_path, monkeypatch):
-    monkeypatch.setenv("IBERT_LOG_DB", str(tmp_path / "requests.sqlite"))
-    monkeypatch.setenv("IBERT_MAX_NEW_TOKENS", "8")
-    yield {
-        "ServerApp": {"jpserver_extensions": {"ibert_jupyter": True}},
-        "IbertModel": {"model": str(tiny_devstral["weights"]), "device": "cpu"},
-    }
-    runtime.configure(None)
-
-
 def _events(body: bytes) -> list[dict]:
     return [json.loads(line) for line in body.decode().splitlines() if line.strip()]
 
