@@ -216,9 +216,9 @@ def _time_path(path: str, model, prompt, args) -> dict:
            "n_over_1_wall": round(many["wall_s"] / one["wall_s"], 3)}
     fused = getattr(getattr(run_decode, "__self__", None), "fused", None)
     if fused is not None:  # which kernels the fused step used (they depend on the device)
-        out["kernels"] = {"attention": fused.decode_attention, "gemv": sorted(fused.gemv)}
-        if getattr(fused, "nf4", False):  # NF4 weights: every product is the NF4 kernel's
-            out["kernels"] = {"attention": fused.decode_attention, "nf4": sorted(fused.nf4_configs)}
+        # NF4 weights: every product is the NF4 kernel's
+        products = {"nf4": sorted(fused.nf4_configs)} if fused.nf4 else {"gemv": sorted(fused.gemv)}
+        out["kernels"] = {"attention": fused.decode_attention, **products}
     return out
 
 

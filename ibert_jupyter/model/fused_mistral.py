@@ -223,12 +223,13 @@ class FusedMistral:
         x = F.embedding(tokens, self.embed)
         cos_t, sin_t = cos[positions], sin[positions]
         mask = self.attention_mask(positions, cache.length).repeat(groups, 1)  # [G*T, length]
+        if self.nf4:  # the decode step's launch configuration per product, for this many rows
+            cfg = {k: self.nf4_configs.get(f"{k}/rows" if rows > 1 else k) or self.nf4_configs.get(k)
+                   for k in ("qkv", "o", "gate_up", "down")}
         for i, w in enumerate(self.layers):
             h = rms_norm(x, w.input_norm, self.eps)
             if steps == 1 and self.decode_attention == "triton" and self.nf4:
                 c = cache.gemv_counters
-                cfg = {k: self.nf4_configs.get(f"{k}/rows" if rows > 1 else k) or self.nf4_configs.get(k)
-                       for k in ("qkv", "o", "gate_up", "down")}
                 attn = self._attend_one(i, nf4_linear(h, w.qkv, counters=c, config=cfg["qkv"]), positions, cache,
                                         cos, sin)
                 x = nf4_linear(attn, w.o, x, counters=c, config=cfg["o"])
