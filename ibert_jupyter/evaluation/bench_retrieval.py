@@ -141,14 +141,14 @@ def _ensure_finetuned(args, queries: list[dict]) -> tuple[Path | None, dict | No
 
 def run(args: argparse.Namespace) -> int:
     from ibert_jupyter.retrieval import paths
-    from ibert_jupyter.retrieval.build import build_index, read_manifest
+    from ibert_jupyter.retrieval.build import build_index, is_outdated, read_manifest
     from ibert_jupyter.retrieval.retriever import Retriever
 
     queries = load_queries(args.queries or default_queries_path())
     ft_dir, ft_report = _ensure_finetuned(args, queries)
     manifest = read_manifest(paths.index_dir())
     needs_ft = ft_dir is not None and (manifest or {}).get("finetuned_model") != str(ft_dir)
-    if manifest is None or args.rebuild or needs_ft or (ft_report and "reused" not in ft_report):
+    if manifest is None or is_outdated(manifest) or args.rebuild or needs_ft or (ft_report and "reused" not in ft_report):
         print("[bench retrieval] building the index", file=sys.stderr)
         build_index(finetuned_model=ft_dir)
     base = Retriever()

@@ -21,7 +21,8 @@ from ibert_jupyter.retrieval.graph import SymbolGraph, build_graph
 from ibert_jupyter.retrieval.sparse import BM25Encoder
 
 MANIFEST = "manifest.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: SQL-function views (sql_functions.py)
+GRAPH_CACHE_VERSION = 1  # the cached solidlsp output outlives index format changes that do not touch it
 
 
 @dataclass(frozen=True)
@@ -46,9 +47,14 @@ def read_manifest(index_dir: Path) -> dict | None:
         return None
 
 
+def is_outdated(manifest: dict) -> bool:
+    """Built by an iBERT whose index held less (or other) data than this one's: rebuild it."""
+    return manifest.get("format") != FORMAT_VERSION
+
+
 def _graph(chunks, patterns, graph: str, refresh: bool, version: str) -> SymbolGraph:
     """The symbol graph; solidlsp's raw output is cached per Ibis version and module set."""
-    key = hashlib.sha1(json.dumps([list(patterns), FORMAT_VERSION]).encode()).hexdigest()[:10]
+    key = hashlib.sha1(json.dumps([list(patterns), GRAPH_CACHE_VERSION]).encode()).hexdigest()[:10]
     raw_cache = paths.data_dir() / "graph-cache" / f"solidlsp-ibis-{version}-{key}.json"
     if refresh and raw_cache.exists():
         raw_cache.unlink()
@@ -100,7 +106,10 @@ def build_index(
     from ibert_jupyter.retrieval.views import FILE as VIEWS_FILE
     from ibert_jupyter.retrieval.views import ViewIndex
 
-    views = ViewIndex.build(chunks, progress=progress)  # base model only: see views.py
+    from ibert_jupyter.retrieval.sql_functions import symbol_functions
+
+    sql = symbol_functions(chunks, paths.ibis_source_dir())
+    views = ViewIndex.build(chunks, progress=progress, sql=sql)  # base model only: see views.py
     t = lap("views", t)
     # export the ONNX query encoder now, so the first query after a build is fast
     from ibert_jupyter.retrieval import query_encoder

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ibert_jupyter.retrieval import paths
-from ibert_jupyter.retrieval.build import read_manifest
+from ibert_jupyter.retrieval.build import FORMAT_VERSION, is_outdated, read_manifest
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,7 +30,10 @@ def run(args: argparse.Namespace) -> int:
 
     version = paths.ibis_version()
     manifest = read_manifest(paths.index_dir(version))
-    if manifest is not None and not (args.force or args.refresh_graph or args.finetuned or args.modules):
+    if manifest is not None and is_outdated(manifest):
+        print(f"index for ibis {version} has format {manifest.get('format')}, this iBERT writes "
+              f"{FORMAT_VERSION}: rebuilding", file=sys.stderr)
+    elif manifest is not None and not (args.force or args.refresh_graph or args.finetuned or args.modules):
         print(f"index for ibis {version} is up to date ({manifest['chunks']} chunks, graph: "
               f"{manifest['graph_source']}); use --force to rebuild", file=sys.stderr)
         if args.json:

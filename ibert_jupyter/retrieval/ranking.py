@@ -6,7 +6,7 @@ hit is not outvoted by symbols that merely sit in both lists, as with rank fusio
 names and summaries alone, whether the query names the symbol or its class, and priors from
 the symbol graph (how much of Ibis and of the TPC example programs uses it), and the best
 similarity over the symbol's short embedded views (name, summary, body sentences, parameter
-descriptions: ``views.py``) with the kind of view that matched. The fused score
+descriptions, DuckDB's description of the SQL function it compiles to: ``views.py``) with the kind of view that matched. The fused score
 is ``sigmoid(weights · features)``; each retriever's first hit is kept in the top five
 (``protect_firsts``). Weights are fitted on docstring-derived dev queries (``tuning.py``),
 never on the labeled benchmark queries, and shipped below. Per-chunk arrays are built at
@@ -37,20 +37,21 @@ PROTECTED_RANK = 5  # each retriever's first hit stays within this many results
 FUSION_FEATURES = ("dense", "dense_gap", "dense_rank", "bm25", "bm25_rank", "bm25_head")
 GRAPH_FEATURES = ("name_match", "class_match", "prior", "example_uses", "is_class", "undocumented")
 # multi-vector dense (views.py): best view similarity, and which kind of view matched
-VIEW_FEATURES = ("view", "view_gap", "view_rank", "view_name", "view_summary", "view_body", "view_param")
+VIEW_FEATURES = ("view", "view_gap", "view_rank", "view_name", "view_summary", "view_body", "view_param",
+                 "view_sql")
 FEATURES = FUSION_FEATURES + GRAPH_FEATURES + VIEW_FEATURES
 
 # Fitted by `python -m ibert_jupyter.retrieval.tuning` (fit half of 422 dev queries, L2 0.01, each dev
 # query's own sentence held out of the target's BM25 text and views). On the other half, Recall@5:
-# bm25 0.654, dense 0.588, hybrid 0.697, hybrid_graph 0.801 (0.735 without the view features).
+# bm25 0.654, dense 0.588, hybrid 0.697, hybrid_graph 0.796 (0.735 without the view features).
 WEIGHTS = {
     "hybrid": {"dense": 1.839, "dense_gap": 0.951, "dense_rank": 1.126, "bm25": 2.747, "bm25_rank": 0.904,
                "bm25_head": 0.634},
-    "hybrid_graph": {"dense": 0.676, "dense_gap": 0.321, "dense_rank": 0.404, "bm25": 1.386, "bm25_rank": 0.23,
-                     "bm25_head": 0.652, "name_match": 0.217, "class_match": -0.425, "prior": 0.018,
-                     "example_uses": 0.136, "is_class": 0.006, "undocumented": -1.429, "view": 1.851,
-                     "view_gap": 1.318, "view_rank": 1.497, "view_name": 0.043, "view_summary": 0.029,
-                     "view_body": -0.283, "view_param": 1.564},
+    "hybrid_graph": {"dense": 0.612, "dense_gap": 0.28, "dense_rank": 0.379, "bm25": 1.386, "bm25_rank": 0.221,
+                     "bm25_head": 0.65, "name_match": 0.207, "class_match": -0.418, "prior": 0.015,
+                     "example_uses": 0.135, "is_class": 0.005, "undocumented": -1.429, "view": 1.859,
+                     "view_gap": 1.318, "view_rank": 1.504, "view_name": 0.024, "view_summary": 0.004,
+                     "view_body": -0.295, "view_param": 1.542, "view_sql": 0.367},
 }
 # An index without views (older builds; the fine-tuned model, whose views are not embedded): fitted
 # the same way without the view features.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ibert_jupyter.retrieval import paths
-from ibert_jupyter.retrieval.build import read_manifest
+from ibert_jupyter.retrieval.build import is_outdated, read_manifest
 
 
 def index_status() -> dict:
@@ -18,8 +18,10 @@ def index_status() -> dict:
         return {"status": "missing", "ibis_version": version, "path": str(index_dir),
                 "hint": "run `ibert index` to build it", "stale_indexes": others}
     graph_ok = manifest.get("graph_source") != "ast"
+    outdated = is_outdated(manifest)
     return {
-        "status": "ready" if graph_ok else "degraded",
+        "status": "outdated" if outdated else "ready" if graph_ok else "degraded",
+        **({"hint": "built by an older iBERT; run `ibert index` to rebuild it"} if outdated else {}),
         "ibis_version": version,
         "path": str(index_dir),
         "chunks": manifest.get("chunks"),

@@ -9,7 +9,9 @@ Views are embedded one by one at index build:
 - ``summary``: the summary line alone,
 - ``body``: each of the first few docstring body sentences,
 - ``param``: the first sentence of the first few parameter descriptions and of the return
-  description.
+  description,
+- ``sql``: DuckDB's description of the SQL function the symbol compiles to
+  (``sql_functions.py``): the same operation in another author's words.
 
 At query time one matmul over the view matrix gives, per chunk, its best view similarity of
 each kind (``ViewIndex.kind_scores``); ``ranking.features`` turns them into ranker features.
@@ -27,9 +29,10 @@ import numpy as np
 from ibert_jupyter.retrieval.corpus import SYMBOL_KINDS, Chunk
 
 FILE = "views.npz"
-KINDS = ("name", "summary", "body", "param")
+KINDS = ("name", "summary", "body", "param", "sql")
 BODY_SENTENCES = 3
 PARAMS = 3
+SQL_DESCRIPTIONS = 3
 _SECTION = re.compile(r"\n(Parameters|Returns|See Also|Notes|Raises|Examples?)\n-{3,}\n")
 _MARKUP = ((re.compile(r":::\s*\{[^}]*\}\s*(?:#+\s*)?"), ""), (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),
            (re.compile(r"[`*]"), ""))
@@ -75,8 +78,8 @@ def _described(section: str) -> list[str]:
     return [re.split(r"(?<=[.!?])\s+", clean(d))[0] for d in out]
 
 
-def symbol_views(chunk: Chunk) -> list[tuple[str, str]]:
-    """(kind, text) views of a symbol chunk; none for example programs."""
+def symbol_views(chunk: Chunk, sql: list[str] = ()) -> list[tuple[str, str]]:
+    """(kind, text) views of a symbol chunk; none for example programs. ``sql``: its SQL function's descriptions."""
     if chunk.kind not in SYMBOL_KINDS:
         return []
     from ibert_jupyter.retrieval.finetune import _sentences
@@ -89,6 +92,7 @@ def symbol_views(chunk: Chunk) -> list[tuple[str, str]]:
         sections = _sections(chunk.doc)
         params = _described(sections.get("Parameters", ""))[:PARAMS] + _described(sections.get("Returns", ""))[:1]
         views += [("param", p) for p in params if len(p) >= 12]
+    views += [("sql", clean(d)) for d in sql[:SQL_DESCRIPTIONS]]
     seen, out = set(), []
     for kind, text in views:
         if text and (kind, text) not in seen:
@@ -122,12 +126,15 @@ class ViewIndex:
             self._segments.append((int(idx[0]), int(idx[-1]) + 1, starts, owners[starts]))
 
     @classmethod
-    def build(cls, chunks: list[Chunk], model_path: str | None = None, *, progress: bool = False) -> "ViewIndex":
+    def build(cls, chunks: list[Chunk], model_path: str | None = None, *, progress: bool = False,
+              sql: dict[str, tuple[str, list[str]]] | None = None) -> "ViewIndex":
+        """``sql``: ``sql_functions.symbol_functions`` output (chunk id -> (function, descriptions))."""
         from ibert_jupyter.retrieval.dense import encode
 
+        sql = sql or {}
         owner, kind, texts = [], [], []
         for row, c in enumerate(chunks):
-            for k, text in symbol_views(c):
+            for k, text in symbol_views(c, sql.get(c.id, ("", []))[1]):
                 owner.append(row)
                 kind.append(KINDS.index(k))
                 texts.append(text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -80,6 +81,18 @@ def test_other_ibis_version_has_no_index(small_index, monkeypatch):
         Retriever(paths.index_dir("99.0.0"))
 
 
+def test_an_index_of_an_older_format_is_reported_outdated(small_index, monkeypatch):
+    from ibert_jupyter.retrieval.build import FORMAT_VERSION
+
+    monkeypatch.setattr(paths, "ibis_version", lambda: "98.0.0")
+    old = paths.index_dir("98.0.0")
+    old.mkdir(parents=True)
+    manifest = json.loads((Path(small_index.index_dir) / "manifest.json").read_text())
+    (old / "manifest.json").write_text(json.dumps({**manifest, "format": FORMAT_VERSION - 1}))
+    status = index_status()
+    assert status["status"] == "outdated" and "ibert index" in status["hint"]
+
+
 def test_index_command_skips_an_up_to_date_index(small_index, capsys):
     from ibert_jupyter.cli import main
 
@@ -91,9 +104,12 @@ def test_index_command_skips_an_up_to_date_index(small_index, capsys):
 
 def test_index_has_views_and_the_fine_tuned_retriever_goes_without(small_index):
     from ibert_jupyter.retrieval.ranking import WEIGHTS, weight_vector
+    from ibert_jupyter.retrieval.views import KINDS
 
     retriever = Retriever()
     assert retriever.views is not None and retriever.views.n_chunks == len(retriever.chunks)
+    sql_views = retriever.views.texts[retriever.views.kind == KINDS.index("sql")]
+    assert any("lower case" in t for t in sql_views)  # StringValue.lower -> DuckDB's `lower`
     assert "views" in json.loads((paths.index_dir() / "manifest.json").read_text())["timings"]
     assert (retriever.weights["hybrid_graph"] == weight_vector(WEIGHTS["hybrid_graph"])).all()
     hits = retriever.search("stack the rows of two tables", k=5)
