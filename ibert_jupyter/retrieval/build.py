@@ -21,7 +21,7 @@ from ibert_jupyter.retrieval.graph import SymbolGraph, build_graph
 from ibert_jupyter.retrieval.sparse import BM25Encoder
 
 MANIFEST = "manifest.json"
-FORMAT_VERSION = 2  # 2: SQL-function views (sql_functions.py)
+FORMAT_VERSION = 2  # 2: SQL-function and peer-method views (sql_functions.py, peer_docs.py)
 GRAPH_CACHE_VERSION = 1  # the cached solidlsp output outlives index format changes that do not touch it
 
 
@@ -106,10 +106,11 @@ def build_index(
     from ibert_jupyter.retrieval.views import FILE as VIEWS_FILE
     from ibert_jupyter.retrieval.views import ViewIndex
 
+    from ibert_jupyter.retrieval.peer_docs import peer_descriptions
     from ibert_jupyter.retrieval.sql_functions import symbol_functions
 
     sql = symbol_functions(chunks, paths.ibis_source_dir())
-    views = ViewIndex.build(chunks, progress=progress, sql=sql)  # base model only: see views.py
+    views = ViewIndex.build(chunks, progress=progress, sql=sql, peers=peer_descriptions(chunks))  # base model only
     t = lap("views", t)
     # export the ONNX query encoder now, so the first query after a build is fast
     from ibert_jupyter.retrieval import query_encoder

@@ -1,13 +1,16 @@
 """Score fusion and re-ranking: a tiny linear model over per-candidate features.
 
-Candidates are the union of the dense and BM25 top lists. Each gets a few features: the two
-retrievers' scores normalised per query and their ranks (so a strong retriever's confident
-hit is not outvoted by symbols that merely sit in both lists, as with rank fusion), BM25 over
-names and summaries alone, whether the query names the symbol or its class, and priors from
-the symbol graph (how much of Ibis and of the TPC example programs uses it), and the best
-similarity over the symbol's short embedded views (name, summary, body sentences, parameter
-descriptions, DuckDB's description of the SQL function it compiles to: ``views.py``) with the kind of view that matched. The fused score
-is ``sigmoid(weights · features)``; each retriever's first hit is kept in the top five
+Candidates are the union of the dense and BM25 top lists and, in hybrid + graph, the top 20 by
+best view (a symbol whose peer or SQL-function description matches a question that its own
+docstring and signature miss). Each gets a few features: the two retrievers' scores
+normalised per query and their ranks (so a strong retriever's confident hit is not outvoted
+by symbols that merely sit in both lists, as with rank fusion), BM25 over names and
+summaries alone, whether the query names the symbol or its class, priors from the symbol
+graph (how much of Ibis and of the TPC example programs uses it), and the best similarity
+over the symbol's short embedded views (name, summary, body sentences, parameter
+descriptions, DuckDB's description of its SQL function, pandas' and DuckDB's description of
+the same-named method: ``views.py``) with the kind of view that matched. The fused score is
+``sigmoid(weights · features)``; each retriever's first hit is kept in the top five
 (``protect_firsts``). Weights are fitted on docstring-derived dev queries (``tuning.py``),
 never on the labeled benchmark queries, and shipped below. Per-chunk arrays are built at
 load time, so ranking a query is a few vector operations.
@@ -15,10 +18,11 @@ load time, so ranking a query is a few vector operations.
 Tried on the dev queries and left out because they lowered Recall@5 there: collapsing twins
 (the same method on related classes, ``ibis.x`` next to ``Table.x``) into one hit, sharing
 a twin's score with its family, votes along graph edges (class → members, example →
-what it calls), and adding the views' own top 30 to the candidates (Recall@5 unchanged, MRR lower).
-A usage prior (calls of each name in Ibis's own test suites and doctests) fitted to weight 0.21
-but left dev Recall@5 unchanged (0.801); weighting the dev queries by that usage (sqrt) lowered
-dev Recall@5 to 0.787: neither is shipped.
+what it calls). A usage prior (calls of each name in Ibis's own test suites and doctests)
+fitted to weight 0.21 but left dev Recall@5 unchanged (0.801); weighting the dev queries by
+that usage (sqrt) lowered dev Recall@5 to 0.787: neither is shipped. The views' top list as
+extra candidates leaves dev Recall@5 unchanged (dev queries are Ibis's own sentences, which
+BM25 and the dense text already reach); it is kept for the questions they do not reach.
 """
 
 from __future__ import annotations
@@ -33,12 +37,13 @@ from ibert_jupyter.retrieval.graph import SymbolGraph
 from ibert_jupyter.retrieval.sparse import tokenize
 
 CANDIDATES = 50  # per retriever
+VIEW_CANDIDATES = 20  # rows whose best view is among the best: a peer's or SQL function's words matched
 PROTECTED_RANK = 5  # each retriever's first hit stays within this many results
 FUSION_FEATURES = ("dense", "dense_gap", "dense_rank", "bm25", "bm25_rank", "bm25_head")
 GRAPH_FEATURES = ("name_match", "class_match", "prior", "example_uses", "is_class", "undocumented")
 # multi-vector dense (views.py): best view similarity, and which kind of view matched
 VIEW_FEATURES = ("view", "view_gap", "view_rank", "view_name", "view_summary", "view_body", "view_param",
-                 "view_sql")
+                 "view_sql", "view_peer")
 FEATURES = FUSION_FEATURES + GRAPH_FEATURES + VIEW_FEATURES
 
 # Fitted by `python -m ibert_jupyter.retrieval.tuning` (fit half of 422 dev queries, L2 0.01, each dev
@@ -47,11 +52,11 @@ FEATURES = FUSION_FEATURES + GRAPH_FEATURES + VIEW_FEATURES
 WEIGHTS = {
     "hybrid": {"dense": 1.839, "dense_gap": 0.951, "dense_rank": 1.126, "bm25": 2.747, "bm25_rank": 0.904,
                "bm25_head": 0.634},
-    "hybrid_graph": {"dense": 0.612, "dense_gap": 0.28, "dense_rank": 0.379, "bm25": 1.386, "bm25_rank": 0.221,
-                     "bm25_head": 0.65, "name_match": 0.207, "class_match": -0.418, "prior": 0.015,
-                     "example_uses": 0.135, "is_class": 0.005, "undocumented": -1.429, "view": 1.859,
-                     "view_gap": 1.318, "view_rank": 1.504, "view_name": 0.024, "view_summary": 0.004,
-                     "view_body": -0.295, "view_param": 1.542, "view_sql": 0.367},
+    "hybrid_graph": {"dense": 0.587, "dense_gap": 0.278, "dense_rank": 0.374, "bm25": 1.42, "bm25_rank": 0.205,
+                     "bm25_head": 0.678, "name_match": 0.21, "class_match": -0.411, "prior": 0.004,
+                     "example_uses": 0.171, "is_class": 0.085, "undocumented": -1.443, "view": 1.77,
+                     "view_gap": 1.259, "view_rank": 1.607, "view_name": 0.012, "view_summary": -0.07,
+                     "view_body": -0.28, "view_param": 1.484, "view_sql": 0.321, "view_peer": 0.348},
 }
 # An index without views (older builds; the fine-tuned model, whose views are not embedded): fitted
 # the same way without the view features.
@@ -116,10 +121,14 @@ def view_best(dense: np.ndarray, views: np.ndarray) -> np.ndarray:
     return np.maximum(dense, views.max(axis=0))
 
 
-def candidates(dense: np.ndarray, bm25: np.ndarray, n: int = CANDIDATES) -> np.ndarray:
-    """Rows in either retriever's top ``n`` (BM25 rows need a positive score), sorted."""
+def candidates(dense: np.ndarray, bm25: np.ndarray, n: int = CANDIDATES, views: np.ndarray | None = None,
+               n_views: int = VIEW_CANDIDATES) -> np.ndarray:
+    """Rows in either retriever's top ``n`` (BM25 rows need a positive score) or the views' top ``n_views``."""
     top_bm25 = top_rows(bm25, n)
-    return np.union1d(top_rows(dense, n), top_bm25[bm25[top_bm25] > 0])
+    rows = np.union1d(top_rows(dense, n), top_bm25[bm25[top_bm25] > 0])
+    if views is not None and n_views > 0:
+        rows = np.union1d(rows, top_rows(views.max(axis=0), n_views))
+    return rows
 
 
 def _reciprocal_rank(scores: np.ndarray) -> np.ndarray:

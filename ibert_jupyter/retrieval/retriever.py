@@ -153,7 +153,7 @@ class Retriever:
                            ) -> tuple[np.ndarray, np.ndarray]:
         """(candidate rows, their ranking features) for one query's retriever scores."""
         head = self.head_scores(query) if head is None else head
-        rows = candidates(dense, sparse)
+        rows = candidates(dense, sparse, views=views)
         return rows, features(rows, dense, sparse, head, self.bm25.encode_query(query)[0], self.chunk_features,
                               views)
 
@@ -169,7 +169,8 @@ class Retriever:
             scores = np.where(mask & (sparse > 0), sparse, -np.inf)
         elif mode == "dense":
             scores = np.where(mask, dense, -np.inf)
-        else:
+        else:  # plain hybrid is dense + BM25 alone: views neither score nor nominate candidates there
+            views = views if mode == "hybrid_graph" else None
             scores = np.where(mask, self.fuse(query, mode, dense, sparse, head, views), -np.inf)
             firsts = [int(np.argmax(np.where(mask, s, -np.inf))) for s in (dense, sparse)]
             scores = protect_firsts(scores, firsts)

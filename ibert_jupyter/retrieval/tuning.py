@@ -144,11 +144,12 @@ def prepare(retriever, items: list[dict]) -> list[dict]:
     return out
 
 
-def groups(retriever, prepared: list[dict]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(candidate features, is_relevant) per dev query, for ``ranking.fit``."""
+def groups(retriever, prepared: list[dict], views: bool = True) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(candidate features, is_relevant) per dev query, for ``ranking.fit``; ``views=False`` as plain hybrid."""
     out = []
     for it in prepared:
-        rows, x = retriever.candidate_features(it["query"], it["dense"], it["bm25"], it["head"], it.get("views"))
+        rows, x = retriever.candidate_features(it["query"], it["dense"], it["bm25"], it["head"],
+                                               it.get("views") if views else None)
         relevant = {retriever.row[r] for r in it["relevant"]}
         out.append((x, np.asarray([r in relevant for r in rows])))
     return out
@@ -177,8 +178,8 @@ def fit_weights(retriever, prepared: list[dict]) -> dict[str, dict[str, float]]:
     """Weights for both fused modes, fitted on ``prepared`` dev items."""
     from ibert_jupyter.retrieval.ranking import FEATURES, FUSION_FEATURES, fit
 
-    data = groups(retriever, prepared)
-    return {"hybrid": fit(data, FUSION_FEATURES), "hybrid_graph": fit(data, FEATURES)}
+    return {"hybrid": fit(groups(retriever, prepared, views=False), FUSION_FEATURES),
+            "hybrid_graph": fit(groups(retriever, prepared), FEATURES)}
 
 
 def main() -> None:

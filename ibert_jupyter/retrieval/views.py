@@ -11,7 +11,9 @@ Views are embedded one by one at index build:
 - ``param``: the first sentence of the first few parameter descriptions and of the return
   description,
 - ``sql``: DuckDB's description of the SQL function the symbol compiles to
-  (``sql_functions.py``): the same operation in another author's words.
+  (``sql_functions.py``): the same operation in another author's words,
+- ``peer``: how pandas and DuckDB's relational API describe the method of the same name
+  (``peer_docs.py``).
 
 At query time one matmul over the view matrix gives, per chunk, its best view similarity of
 each kind (``ViewIndex.kind_scores``); ``ranking.features`` turns them into ranker features.
@@ -29,7 +31,7 @@ import numpy as np
 from ibert_jupyter.retrieval.corpus import SYMBOL_KINDS, Chunk
 
 FILE = "views.npz"
-KINDS = ("name", "summary", "body", "param", "sql")
+KINDS = ("name", "summary", "body", "param", "sql", "peer")
 BODY_SENTENCES = 3
 PARAMS = 3
 SQL_DESCRIPTIONS = 3
@@ -78,8 +80,11 @@ def _described(section: str) -> list[str]:
     return [re.split(r"(?<=[.!?])\s+", clean(d))[0] for d in out]
 
 
-def symbol_views(chunk: Chunk, sql: list[str] = ()) -> list[tuple[str, str]]:
-    """(kind, text) views of a symbol chunk; none for example programs. ``sql``: its SQL function's descriptions."""
+def symbol_views(chunk: Chunk, sql: list[str] = (), peers: list[str] = ()) -> list[tuple[str, str]]:
+    """(kind, text) views of a symbol chunk; none for example programs.
+
+    ``sql``: its SQL function's descriptions; ``peers``: its peer methods' descriptions.
+    """
     if chunk.kind not in SYMBOL_KINDS:
         return []
     from ibert_jupyter.retrieval.finetune import _sentences
@@ -93,6 +98,7 @@ def symbol_views(chunk: Chunk, sql: list[str] = ()) -> list[tuple[str, str]]:
         params = _described(sections.get("Parameters", ""))[:PARAMS] + _described(sections.get("Returns", ""))[:1]
         views += [("param", p) for p in params if len(p) >= 12]
     views += [("sql", clean(d)) for d in sql[:SQL_DESCRIPTIONS]]
+    views += [("peer", clean(d)) for d in peers]
     seen, out = set(), []
     for kind, text in views:
         if text and (kind, text) not in seen:
@@ -127,14 +133,15 @@ class ViewIndex:
 
     @classmethod
     def build(cls, chunks: list[Chunk], model_path: str | None = None, *, progress: bool = False,
-              sql: dict[str, tuple[str, list[str]]] | None = None) -> "ViewIndex":
-        """``sql``: ``sql_functions.symbol_functions`` output (chunk id -> (function, descriptions))."""
+              sql: dict[str, tuple[str, list[str]]] | None = None,
+              peers: dict[str, list[str]] | None = None) -> "ViewIndex":
+        """``sql``: ``sql_functions.symbol_functions`` output; ``peers``: ``peer_docs.peer_descriptions``."""
         from ibert_jupyter.retrieval.dense import encode
 
-        sql = sql or {}
+        sql, peers = sql or {}, peers or {}
         owner, kind, texts = [], [], []
         for row, c in enumerate(chunks):
-            for k, text in symbol_views(c, sql.get(c.id, ("", []))[1]):
+            for k, text in symbol_views(c, sql.get(c.id, ("", []))[1], peers.get(c.id, [])):
                 owner.append(row)
                 kind.append(KINDS.index(k))
                 texts.append(text)

@@ -108,3 +108,15 @@ def test_held_out_bm25_removes_only_the_sentence_from_its_own_symbol(small_index
     assert held[row] < plain[row]
     others = np.arange(len(plain)) != row
     assert np.array_equal(held[others], plain[others]) and dense.shape == plain.shape
+
+
+def test_candidates_union_the_retrievers_tops_and_the_views_top():
+    from ibert_jupyter.retrieval.ranking import candidates
+
+    dense = np.asarray([0.9, 0.1, 0.2, 0.0, 0.3], dtype=np.float32)
+    bm25 = np.asarray([0.0, 2.0, 0.0, 0.0, 0.0], dtype=np.float32)
+    views = np.full((2, 5), -1.0, dtype=np.float32)
+    views[1, 3] = 0.8  # row 3: neither retriever's pick, but a view of it matches
+    assert candidates(dense, bm25, n=1).tolist() == [0, 1]  # BM25's zero scores are no candidates
+    assert candidates(dense, bm25, n=1, views=views, n_views=1).tolist() == [0, 1, 3]
+    assert candidates(dense, bm25, n=1, views=views, n_views=0).tolist() == [0, 1]
