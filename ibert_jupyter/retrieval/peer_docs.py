@@ -8,9 +8,9 @@ with Ibis's DuckDB backend, so their descriptions track the installed versions t
 
 A symbol is linked to a peer method of the same name (case and underscores ignored:
 ``argmax`` is DuckDB's ``arg_max``) on the peer class that plays its role: ``Table`` ->
-``DuckDBPyRelation`` and ``pandas.DataFrame``; column values -> DuckDB's relation
-aggregates and ``Expression``, and ``pandas.Series``; strings -> ``Series.str``. A peer
-package that is not installed contributes nothing.
+``DuckDBPyRelation`` and ``pandas.DataFrame``; ``Expr`` -> ``DuckDBPyRelation``; column
+values -> DuckDB's relation aggregates and ``Expression``, and ``pandas.Series``; strings ->
+``Series.str``. A peer package that is not installed contributes nothing.
 """
 
 from __future__ import annotations
@@ -69,8 +69,12 @@ def method_table(cls: type, describe: Callable[[object], list[str]]) -> dict[str
 
 
 def peer_tables() -> dict[str, list[dict[str, list[str]]]]:
-    """Role -> the peer method tables that play it ("table", "column", "string")."""
-    roles: dict[str, list[dict[str, list[str]]]] = {"table": [], "column": [], "string": []}
+    """Role -> the peer method tables that play it ("table", "expr", "column", "string").
+
+    ``Expr`` gets DuckDB's relation alone: pandas' ``to_sql`` writes to a database, Ibis's
+    renders SQL.
+    """
+    roles: dict[str, list[dict[str, list[str]]]] = {"table": [], "expr": [], "column": [], "string": []}
     try:
         import duckdb
     except ImportError:  # pragma: no cover - the DuckDB backend is a dependency
@@ -78,6 +82,7 @@ def peer_tables() -> dict[str, list[dict[str, list[str]]]]:
     if duckdb is not None:
         relation = method_table(duckdb.DuckDBPyRelation, pybind_description)
         roles["table"].append(relation)
+        roles["expr"].append(relation)
         roles["column"] += [relation, method_table(duckdb.Expression, pybind_description)]
     try:
         import pandas as pd
@@ -95,6 +100,7 @@ def peer_tables() -> dict[str, list[dict[str, list[str]]]]:
 # ``Series.keys``), so they get no peers.
 ROLES = {
     "ibis.expr.types.relations": "table",
+    "ibis.expr.types.core": "expr",  # Expr: execute and the to_* exports, as a DuckDB relation has them
     "ibis.expr.types.generic": "column",
     "ibis.expr.types.numeric": "column",
     "ibis.expr.types.logical": "column",
@@ -103,10 +109,11 @@ ROLES = {
 
 
 def role(chunk: Chunk) -> str | None:
-    """The peer role of a method's class: ``Table``, plain column values, strings; None otherwise."""
+    """The peer role of a method's class: ``Table`` and ``Expr``, plain column values, strings; else None."""
     found = ROLES.get(chunk.module)
-    if found == "table" and chunk.public_name.rpartition(".")[0] != "Table":
-        return None  # other classes of the relations module (joins, windows) mirror nothing
+    owner = chunk.public_name.rpartition(".")[0]
+    if (found == "table" and owner != "Table") or (found == "expr" and owner != "Expr"):
+        return None  # other classes of these modules (joins, windows, scalars) mirror nothing
     return found
 
 

@@ -52,11 +52,12 @@ FEATURES = FUSION_FEATURES + GRAPH_FEATURES + VIEW_FEATURES
 WEIGHTS = {
     "hybrid": {"dense": 1.839, "dense_gap": 0.951, "dense_rank": 1.126, "bm25": 2.747, "bm25_rank": 0.904,
                "bm25_head": 0.634},
-    "hybrid_graph": {"dense": 0.587, "dense_gap": 0.278, "dense_rank": 0.374, "bm25": 1.42, "bm25_rank": 0.205,
-                     "bm25_head": 0.678, "name_match": 0.21, "class_match": -0.411, "prior": 0.004,
-                     "example_uses": 0.171, "is_class": 0.085, "undocumented": -1.443, "view": 1.77,
-                     "view_gap": 1.259, "view_rank": 1.607, "view_name": 0.012, "view_summary": -0.07,
-                     "view_body": -0.28, "view_param": 1.484, "view_sql": 0.321, "view_peer": 0.348},
+    "hybrid_graph": {"dense": 0.586, "dense_gap": 0.279, "dense_rank": 0.374, "bm25": 1.419,
+                     "bm25_rank": 0.205, "bm25_head": 0.678, "name_match": 0.21, "class_match": -0.41,
+                     "prior": 0.004, "example_uses": 0.171, "is_class": 0.085, "undocumented": -1.443,
+                     "view": 1.77, "view_gap": 1.259, "view_rank": 1.607, "view_name": 0.012,
+                     "view_summary": -0.07, "view_body": -0.28, "view_param": 1.484, "view_sql": 0.321,
+                     "view_peer": 0.35},
 }
 # An index without views (older builds; the fine-tuned model, whose views are not embedded): fitted
 # the same way without the view features.
