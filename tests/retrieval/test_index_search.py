@@ -114,3 +114,17 @@ def test_index_has_views_and_the_fine_tuned_retriever_goes_without(small_index):
     assert (retriever.weights["hybrid_graph"] == weight_vector(WEIGHTS["hybrid_graph"])).all()
     hits = retriever.search("stack the rows of two tables", k=5)
     assert 1 <= len(hits) <= 5
+
+
+def test_outside_dev_queries_leave_every_symbols_sql_and_peer_views_out(small_index):
+    from ibert_jupyter.retrieval.tuning import OUTSIDE_KINDS, outside_queries, prepare
+    from ibert_jupyter.retrieval.views import KINDS
+
+    retriever = Retriever()
+    items = outside_queries(retriever, exclude=[])
+    assert items and all(it["relevant"] and set(it["relevant"]) <= set(retriever.row) for it in items)
+    lower = next(it for it in items if "lower case" in it["query"])  # DuckDB's `lower`, on StringValue.lower
+    assert lower["relevant"] == ["ibis.expr.types.strings.StringValue.lower"]
+    prepared = prepare(retriever, [lower])[0]
+    assert (prepared["views"][[KINDS.index(k) for k in OUTSIDE_KINDS]] == -1).all()
+    assert (prepared["bm25"] == retriever.bm25_scores(lower["query"])).all()  # nothing to hold out of BM25
