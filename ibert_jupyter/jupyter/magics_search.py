@@ -22,7 +22,8 @@ class SearchView:
     def __repr__(self) -> str:
         if self.error:
             return f"ibert_search: {self.error}"
-        lines = [f"{i}. {h.public_name}{h.signature}  [{h.kind}]\n   {h.summary}\n   {h.path}:{h.line}"
+        lines = [f"{i}. {h.public_name}{h.signature}  [{h.kind}]\n   {h.summary}\n"
+                 + (f"   matched {h.matched}\n" if h.matched else "") + f"   {h.path}:{h.line}"
                  for i, h in enumerate(self.hits, 1)]
         return "\n".join(lines) or f"no Ibis symbol matches {self.query!r}"
 
@@ -31,7 +32,8 @@ class SearchView:
             return f"<div><b>ibert_search</b>: {html.escape(self.error)}</div>"
         rows = "".join(
             f"<tr><td>{i}</td><td><code>{html.escape(h.public_name)}</code></td>"
-            f"<td><code>{html.escape(h.signature[:160])}</code></td><td>{html.escape(h.summary)}</td>"
+            f"<td><code>{html.escape(h.signature[:160])}</code></td><td>{html.escape(h.summary)}"
+            + (f"<br><small>matched {html.escape(h.matched)}</small>" if h.matched else "") + "</td>"
             f"<td><a href=\"{html.escape(h.url)}\" title=\"{html.escape(h.path)}\">{html.escape(h.file)}:{h.line}</a></td></tr>"
             for i, h in enumerate(self.hits, 1)
         )

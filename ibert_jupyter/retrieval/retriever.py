@@ -13,7 +13,7 @@ also expand hits (``context``).
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +27,7 @@ from ibert_jupyter.retrieval.ranking import (WEIGHTS, WEIGHTS_NO_VIEWS, ChunkFea
                                              protect_firsts, top_rows, weight_vector)
 from ibert_jupyter.retrieval.sparse import BM25Encoder
 from ibert_jupyter.retrieval.views import FILE as VIEWS_FILE
-from ibert_jupyter.retrieval.views import ViewIndex
+from ibert_jupyter.retrieval.views import OUTSIDE_SOURCES, ViewIndex
 
 MODES = ("bm25", "dense", "hybrid", "hybrid_graph")
 # relations (seen from the hit) that expand it: a class's members, what an example or function uses
@@ -48,6 +48,9 @@ class SearchHit:
     line: int
     path: str  # absolute path of the source file
     neighbours: tuple[str, ...] = field(default_factory=tuple)
+    # another package's words that found it ("pandas / DuckDB: Select a subset of columns ..."),
+    # when those, not Ibis's own docstring, are what matched the query best
+    matched: str = ""
 
     @property
     def url(self) -> str:
@@ -206,7 +209,17 @@ class Retriever:
             if mode != "dense":
                 views = self.view_scores(vector)
         top, scores = self.rank(query, mode, dense, sparse, k, self.kind_mask(kinds), views=views)
-        return [self._hit(int(i), float(score)) for i, score in zip(top, scores)]
+        hits = [self._hit(int(i), float(score)) for i, score in zip(top, scores)]
+        if views is not None and mode == "hybrid_graph":
+            hits = [replace(h, matched=self._outside_match(int(i), vector, dense)) for i, h in zip(top, hits)]
+        return hits
+
+    def _outside_match(self, row: int, vector: np.ndarray, dense: np.ndarray) -> str:
+        """The SQL-function or peer description that matched ``row`` best, if it beat its own texts."""
+        best = self.views.best_of(row, vector)
+        if best is None or best[0] not in OUTSIDE_SOURCES or best[2] <= dense[row]:
+            return ""
+        return f"{OUTSIDE_SOURCES[best[0]]}: {best[1]}"
 
     def _hit(self, i: int, score: float) -> SearchHit:
         c = self.chunks[i]

@@ -35,6 +35,8 @@ KINDS = ("name", "summary", "body", "param", "sql", "peer")
 BODY_SENTENCES = 3
 PARAMS = 3
 SQL_DESCRIPTIONS = 3
+# views written by other packages' authors, and how a search hit names them when they matched
+OUTSIDE_SOURCES = {"sql": "DuckDB's SQL function", "peer": "pandas/DuckDB method of the same name"}
 _SECTION = re.compile(r"\n(Parameters|Returns|See Also|Notes|Raises|Examples?)\n-{3,}\n")
 _MARKUP = ((re.compile(r":::\s*\{[^}]*\}\s*(?:#+\s*)?"), ""), (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),
            (re.compile(r"[`*]"), ""))
@@ -173,3 +175,12 @@ class ViewIndex:
             if hi > lo:
                 out[k, owners] = np.maximum.reduceat(sims[lo:hi], starts)
         return out
+
+    def best_of(self, row: int, query_vector: np.ndarray) -> tuple[str, str, float] | None:
+        """(kind, text, similarity) of ``row``'s view closest to the query; None if it has none."""
+        idx = np.flatnonzero(self.owner == row)
+        if len(idx) == 0:
+            return None
+        sims = self.vectors[idx] @ query_vector
+        best = int(np.argmax(sims))
+        return KINDS[int(self.kind[idx[best]])], str(self.texts[idx[best]]), float(sims[best])
