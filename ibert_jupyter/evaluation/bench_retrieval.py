@@ -118,7 +118,8 @@ def qdrant_latency(retriever, queries: list[dict], vectors: list[np.ndarray]) ->
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--queries", type=Path, default=None, help="labeled queries (JSONL); default: the packaged set")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the index first (build time is measured)")
-    parser.add_argument("--finetune-steps", type=int, default=40, help="fine-tuning steps when no fine-tuned model exists")
+    parser.add_argument("--finetune-steps", type=int, default=120, help="fine-tuning steps when no fine-tuned model exists")
+    parser.add_argument("--finetune-batch-size", type=int, default=32, help="pairs per fine-tuning step")
     parser.add_argument("--retrain", action="store_true", help="fine-tune again even if a fine-tuned model exists")
     parser.add_argument("--no-finetune", action="store_true", help="skip the fine-tuned variant (reported as null)")
     parser.add_argument("--latency-repeats", type=int, default=3)
@@ -136,7 +137,7 @@ def _ensure_finetuned(args, queries: list[dict]) -> tuple[Path | None, dict | No
         return out, {"reused": str(out)}
     pairs = finetune.mine_pairs(build_corpus(), [q["query"] for q in queries])
     print(f"[bench retrieval] fine-tuning on {len(pairs)} mined pairs", file=sys.stderr)
-    return out, finetune.train(pairs, out, steps=args.finetune_steps)
+    return out, finetune.train(pairs, out, steps=args.finetune_steps, batch_size=args.finetune_batch_size)
 
 
 def run(args: argparse.Namespace) -> int:

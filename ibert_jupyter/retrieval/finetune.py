@@ -3,7 +3,11 @@
 Pairs (anchor → positive) come from the corpus only:
 * signature ↔ docstring: ``Table.group_by(self, *by, ...)`` ↔ its docstring body;
 * question-like docstring lines ↔ symbol: a description sentence ↔ ``name(signature)``;
-* example ↔ symbol: a doctest line that calls the method ↔ ``name(signature)``.
+* example ↔ symbol: a doctest line that calls the method ↔ ``name(signature)``;
+* paraphrase ↔ symbol: DuckDB's description of the SQL function it compiles to and pandas'/
+  DuckDB's description of the same-named method (``sql_functions.py``, ``peer_docs.py``) ↔
+  ``name(signature)``: other authors' words for the operation, as users' questions are.
+  They are few (about 250 against 2,150), so each is seen ``PARAPHRASE_REPEATS`` times.
 Anchors that resemble any labeled benchmark query are dropped, so the evaluation queries are
 never training data. Loss: sentence-transformers' MultipleNegativesRankingLoss (in-batch
 negatives), a short CPU run.
@@ -26,7 +30,10 @@ from ibert_jupyter.retrieval.sparse import tokenize
 class Pair:
     anchor: str
     positive: str
-    source: str  # signature_doc | doc_line | example
+    source: str  # signature_doc | doc_line | example | paraphrase
+
+
+PARAPHRASE_REPEATS = 3
 
 
 def _sentences(doc: str) -> list[str]:
@@ -42,13 +49,37 @@ def _similar(a: str, b: str, threshold: float = 0.6) -> bool:
     return len(ta & tb) / len(ta | tb) >= threshold
 
 
-def mine_pairs(chunks: list[Chunk], exclude_queries: list[str] = (), *, seed: int = 0) -> list[Pair]:
-    """Training pairs from docstrings, signatures and doctest examples; none resembles an excluded query."""
+def paraphrases(chunks: list[Chunk]) -> dict[str, list[str]]:
+    """Chunk id -> other authors' descriptions of its operation (SQL function, peer methods)."""
+    from ibert_jupyter.retrieval.paths import ibis_source_dir
+    from ibert_jupyter.retrieval.peer_docs import peer_descriptions
+    from ibert_jupyter.retrieval.sql_functions import symbol_functions
+
+    out = {cid: list(texts) for cid, texts in peer_descriptions(chunks).items()}
+    for cid, (_, texts) in symbol_functions(chunks, ibis_source_dir()).items():
+        out.setdefault(cid, []).extend(t for t in texts if t not in out[cid])
+    return out
+
+
+def _target(c: Chunk) -> str:
+    return f"{c.public_name}{c.signature}"[:300]
+
+
+def mine_pairs(chunks: list[Chunk], exclude_queries: list[str] = (), *, seed: int = 0,
+               paraphrase: bool = True) -> list[Pair]:
+    """Training pairs from docstrings, signatures, doctest examples and (``paraphrase``) other packages' docs.
+
+    None resembles an excluded query.
+    """
     pairs: list[Pair] = []
+    if paraphrase:
+        by_id = {c.id: c for c in chunks}
+        for cid, texts in paraphrases(chunks).items():
+            pairs += [Pair(t[:200], _target(by_id[cid]), "paraphrase") for t in texts] * PARAPHRASE_REPEATS
     for c in chunks:
         if c.kind not in SYMBOL_KINDS or not c.summary:
             continue
-        target = f"{c.public_name}{c.signature}"[:300]
+        target = _target(c)
         pairs.append(Pair(target, c.doc[:300], "signature_doc"))
         for sentence in _sentences(c.doc)[:3]:
             pairs.append(Pair(sentence, target, "doc_line"))

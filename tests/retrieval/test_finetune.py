@@ -15,7 +15,11 @@ def chunks():
 
 def test_mined_pairs_cover_all_sources_and_exclude_benchmark_queries(chunks):
     pairs = mine_pairs(chunks)
-    assert {p.source for p in pairs} == {"signature_doc", "doc_line", "example"}
+    assert {p.source for p in pairs} == {"signature_doc", "doc_line", "example", "paraphrase"}
+    # DuckDB's description of `lower` and pandas' of Series.str.lower, both to StringValue.lower
+    lower = {p.anchor for p in pairs if p.source == "paraphrase" and p.positive.startswith("StringValue.lower(")}
+    assert any("lower case" in a for a in lower) and any("lowercase" in a for a in lower)
+    assert "paraphrase" not in {p.source for p in mine_pairs(chunks, paraphrase=False)}
     assert any(p.positive.startswith("StringValue.re_replace(") for p in pairs)
     sentence = next(p.anchor for p in pairs if p.source == "doc_line")
     kept = mine_pairs(chunks, exclude_queries=[sentence])
