@@ -7,11 +7,14 @@ frequent value for the values within x". That second description is written by o
 people in other words, and it ships with the installed packages, so it tracks the installed
 versions like the rest of the index.
 
-The link is read, never guessed from names: a symbol's body constructs ``ops.X(...)``; the
-SQL compilers' ``SIMPLE_OPS`` tables (the base compiler's, overridden by DuckDB's) name the
-function for ``X``; ``duckdb_functions()`` holds its description. Ops compiled by hand-written
-visitors (``Clip`` becomes ``GREATEST``/``LEAST``, ``Filter`` a ``WHERE``) have no one function
-and get no description. Source is parsed with ``ast``; nothing from Ibis is imported.
+The link is read from code where the code names it: a symbol's body constructs
+``ops.X(...)``; the SQL compilers' ``SIMPLE_OPS`` tables (the base compiler's, overridden by
+DuckDB's) and visitors that only rename (``return self.f.trim(arg)``) name the function for
+``X``; ``duckdb_functions()`` holds its description. Value ops named nowhere there fall back
+to the DuckDB function of their own lowercased name (``ops.Kurtosis`` -> ``kurtosis``, whose
+visitor builds that call); relation ops never do (``ops.Filter`` is a WHERE, not DuckDB's
+list ``filter``). Ops compiled into several calls (``Clip`` becomes ``GREATEST``/``LEAST``)
+get no description. Source is parsed with ``ast``; nothing from Ibis is imported.
 """
 
 from __future__ import annotations
@@ -74,10 +77,10 @@ def _classes(path: Path) -> set[str]:
 def op_functions(ibis_dir: Path, functions: set[str] = frozenset()) -> dict[str, str]:
     """Op class name -> the DuckDB SQL function it compiles to (missing compilers are skipped).
 
-    Value ops the compilers list nowhere compile through the generic visitor under their own
-    name (``ops.Kurtosis`` -> ``kurtosis``), so an op whose lowercased name is one of
-    ``functions`` maps to it; relation ops (``ops.Filter`` is a WHERE, not DuckDB's list
-    ``filter``) never do.
+    Value ops the compilers name nowhere fall back to the one of ``functions`` that is their
+    lowercased name (``ops.Kurtosis`` -> ``kurtosis``): a guess from names, right for the
+    aggregates and math functions it catches; relation ops (``ops.Filter`` is a WHERE, not
+    DuckDB's list ``filter``) never take it.
     """
     relations = _classes(ibis_dir / RELATION_OPS)
     out = {name: name.lower() for name in _classes(ibis_dir / VALUE_OPS) - relations if name.lower() in functions}
