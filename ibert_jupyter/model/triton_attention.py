@@ -17,12 +17,9 @@ import os
 import triton
 import triton.language as tl
 
+from ibert_jupyter.model.triton_split_k import fence
+
 INTERPRET = os.environ.get("TRITON_INTERPRET", "0") == "1"  # CPU interpreter: no inline PTX
-
-
-@triton.jit
-def _fence():
-    tl.inline_asm_elementwise("fence.acq_rel.gpu; // $0", "=r", [], dtype=tl.int32, is_pure=False, pack=1)
 
 
 @triton.jit
@@ -117,13 +114,13 @@ def decode_attention_kernel(
                      mask=hmask[:, None])
             tl.store(part_lse_ptr + part, m_i + tl.log(l_i), mask=hmask)
             if FENCE:
-                _fence()
+                fence()
             tl.debug_barrier()
             arrived = tl.atomic_add(counter_ptr + pid, 1, sem="acq_rel", scope="gpu")
             if arrived == n_active - 1:  # last split of this kv head: merge all of them
                 tl.atomic_xchg(counter_ptr + pid, 0, sem="relaxed", scope="gpu")  # ready for the next call
                 if FENCE:
-                    _fence()
+                    fence()
                 offs_g = tl.arange(0, G_P2)
                 gmask = offs_g < G
                 offs_s = tl.arange(0, SPLITS)

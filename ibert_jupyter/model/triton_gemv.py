@@ -18,12 +18,9 @@ import os
 import triton
 import triton.language as tl
 
+from ibert_jupyter.model.triton_split_k import store_split_k
+
 INTERPRET = os.environ.get("TRITON_INTERPRET", "0") == "1"
-
-
-@triton.jit
-def _fence():
-    tl.inline_asm_elementwise("fence.acq_rel.gpu; // $0", "=r", [], dtype=tl.int32, is_pure=False, pack=1)
 
 
 @triton.jit
@@ -59,27 +56,8 @@ def gemv_kernel(w_ptr, x_ptr, res_ptr, out_ptr, part_ptr, counter_ptr, nw_ptr, e
             a = tl.load(x_ptr + cols).to(tl.float32)
         acc += w.to(tl.float32) * a[None, :]
     y = tl.sum(acc, axis=1)
-    if SPLIT_K > 1:
-        tl.store(part_ptr + pid_k * N + rows, y)
-        if FENCE:
-            _fence()
-        tl.debug_barrier()
-        arrived = tl.atomic_add(counter_ptr + pid_n, 1, sem="acq_rel", scope="gpu")
-        if arrived == SPLIT_K - 1:  # last split of this row block: add all splits in order
-            tl.atomic_xchg(counter_ptr + pid_n, 0, sem="relaxed", scope="gpu")
-            if FENCE:
-                _fence()
-            parts = tl.load(part_ptr + tl.arange(0, SPLIT_K)[:, None] * N + rows[None, :], cache_modifier=".cg")
-            y = tl.sum(parts, axis=0)
-            y = y.to(out_ptr.dtype.element_ty).to(tl.float32)
-            if HAS_RES:
-                y += tl.load(res_ptr + rows).to(tl.float32)
-            tl.store(out_ptr + rows, y.to(out_ptr.dtype.element_ty))
-    else:
-        y = y.to(out_ptr.dtype.element_ty).to(tl.float32)
-        if HAS_RES:
-            y += tl.load(res_ptr + rows).to(tl.float32)
-        tl.store(out_ptr + rows, y.to(out_ptr.dtype.element_ty))
+    store_split_k(y, rows, None, part_ptr, counter_ptr, res_ptr, out_ptr, pid_n, pid_k, N,
+                  SPLIT_K, HAS_RES, FENCE, False)
 
 
 def launch(weight, x, residual, out, part, counters, *, gated, split_k, block_n, block_k, num_warps, pdl=True,

@@ -19,12 +19,9 @@ import os
 import triton
 import triton.language as tl
 
+from ibert_jupyter.model.triton_split_k import store_split_k
+
 INTERPRET = os.environ.get("TRITON_INTERPRET", "0") == "1"
-
-
-@triton.jit
-def _fence():
-    tl.inline_asm_elementwise("fence.acq_rel.gpu; // $0", "=r", [], dtype=tl.int32, is_pure=False, pack=1)
 
 
 @triton.jit
@@ -102,28 +99,8 @@ def nf4_gemv_kernel(q_ptr, absmax_ptr, code_ptr, x_ptr, res_ptr, out_ptr, part_p
         y = acc2
     offs = r[:, None] * N + n[None, :]  # [ROWS_P, BLOCK_N] into out [ROWS, N]
     o_mask = (r[:, None] < ROWS) & (n[None, :] < N)
-    if SPLIT_K > 1:
-        tl.store(part_ptr + pid_k * ROWS * N + offs, y, mask=o_mask)
-        if FENCE:
-            _fence()
-        tl.debug_barrier()
-        arrived = tl.atomic_add(counter_ptr + pid_n, 1, sem="acq_rel", scope="gpu")
-        if arrived == SPLIT_K - 1:  # last split of this row block: add all splits in order
-            tl.atomic_xchg(counter_ptr + pid_n, 0, sem="relaxed", scope="gpu")
-            if FENCE:
-                _fence()
-            y = tl.load(part_ptr + offs, mask=o_mask, other=0.0, cache_modifier=".cg")
-            for s in range(1, SPLIT_K):
-                y += tl.load(part_ptr + s * ROWS * N + offs, mask=o_mask, other=0.0, cache_modifier=".cg")
-            y = y.to(dtype).to(tl.float32)
-            if HAS_RES:
-                y += tl.load(res_ptr + offs, mask=o_mask, other=0.0).to(tl.float32)
-            tl.store(out_ptr + offs, y.to(dtype), mask=o_mask)
-    else:
-        y = y.to(dtype).to(tl.float32)
-        if HAS_RES:
-            y += tl.load(res_ptr + offs, mask=o_mask, other=0.0).to(tl.float32)
-        tl.store(out_ptr + offs, y.to(dtype), mask=o_mask)
+    store_split_k(y, offs, o_mask, part_ptr, counter_ptr, res_ptr, out_ptr, pid_n, pid_k, ROWS * N,
+                  SPLIT_K, HAS_RES, FENCE, True)
 
 
 def launch(packed, absmax, code, x, residual, out, part, counters, *, blocksize, gated, split_k, block_n, block_k,
