@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from ibert_jupyter.data import tpc
@@ -28,7 +30,6 @@ def _fresh_ipython_namespace():
     """IPython's InteractiveShell is a process-wide singleton; tests that use it must not see
     each other's variables (magics act on every table in the namespace)."""
     yield
-    from IPython.core.interactiveshell import InteractiveShell
-
-    if InteractiveShell.initialized():
-        InteractiveShell.instance().reset(new_session=False)
+    shell_module = sys.modules.get("IPython.core.interactiveshell")  # never imported: no shell to reset
+    if shell_module is not None and shell_module.InteractiveShell.initialized():
+        shell_module.InteractiveShell.instance().reset(new_session=False)
