@@ -21,7 +21,7 @@ from ibert_jupyter.retrieval.graph import SymbolGraph, build_graph
 from ibert_jupyter.retrieval.sparse import BM25Encoder
 
 MANIFEST = "manifest.json"
-FORMAT_VERSION = 2  # 2: SQL-function and peer-method views (sql_functions.py, peer_docs.py)
+FORMAT_VERSION = 3  # 2: SQL-function and peer-method views; 3: overload stubs skipped, docstring sections not prose
 GRAPH_CACHE_VERSION = 1  # the cached solidlsp output outlives index format changes that do not touch it
 
 

@@ -141,6 +141,11 @@ def _is_property(node: ast.AST) -> bool:
     return any(ast.unparse(d).split(".")[-1] in {"property", "cached_property", "attribute"} for d in decos)
 
 
+def _is_overload(node: ast.AST) -> bool:
+    """A ``typing.overload`` stub: no docstring, one narrowed signature; the implementation follows."""
+    return any(ast.unparse(d).split(".")[-1] == "overload" for d in getattr(node, "decorator_list", []))
+
+
 def _keep(name: str) -> bool:
     return not name.startswith("_") or name in KEPT_DUNDERS
 
@@ -183,6 +188,8 @@ def module_chunks(path: Path, root: Path, reexported: frozenset[str] = frozenset
     def visit(body: list[ast.stmt], qual: list[str], parent_id: str | None) -> None:
         for node in body:
             if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                continue
+            if _is_overload(node):
                 continue
             if not _keep(node.name) and not (not qual and node.name in mixin_alias):
                 continue
@@ -264,7 +271,7 @@ def build_corpus(
     reexported = top_level_names(root)
     for path in public_module_files(root, patterns):
         for chunk in module_chunks(path, root, reexported):
-            if chunk.id not in seen:  # overloads / conditional redefinitions keep the first
+            if chunk.id not in seen:  # conditional redefinitions keep the first
                 seen.add(chunk.id)
                 chunks.append(chunk)
     if examples:

@@ -16,13 +16,13 @@ negatives), a short CPU run.
 from __future__ import annotations
 
 import random
-import re
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from ibert_jupyter.retrieval.corpus import SYMBOL_KINDS, Chunk
+from ibert_jupyter.retrieval.docstrings import sentences
 from ibert_jupyter.retrieval.sparse import tokenize
 
 
@@ -34,12 +34,6 @@ class Pair:
 
 
 PARAPHRASE_REPEATS = 3
-
-
-def _sentences(doc: str) -> list[str]:
-    body = re.split(r"\n(?:Parameters|Returns|See Also|Notes|Raises)\n-{3,}\n", doc, maxsplit=1)[0]
-    text = re.sub(r"\s+", " ", body)
-    return [s.strip() for s in re.split(r"(?<=[.!?])\s+", text) if 20 <= len(s.strip()) <= 200]
 
 
 def _similar(a: str, b: str, threshold: float = 0.6) -> bool:
@@ -81,7 +75,7 @@ def mine_pairs(chunks: list[Chunk], exclude_queries: list[str] = (), *, seed: in
             continue
         target = _target(c)
         pairs.append(Pair(target, c.doc[:300], "signature_doc"))
-        for sentence in _sentences(c.doc)[:3]:
+        for sentence in sentences(c.doc)[:3]:
             pairs.append(Pair(sentence, target, "doc_line"))
         calls = [line for line in c.examples.splitlines() if f".{c.name}(" in line or f"{c.name}(" in line]
         for line in calls[:2]:

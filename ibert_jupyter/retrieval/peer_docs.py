@@ -20,14 +20,10 @@ import re
 from collections.abc import Callable
 
 from ibert_jupyter.retrieval.corpus import Chunk
+from ibert_jupyter.retrieval.docstrings import flat, prose
 
 PER_SYMBOL = 4
-_SECTION = re.compile(r"^(Parameters|Returns|Yields|See Also|Notes|Examples|Raises|Warns)\s*\n-{3,}", re.MULTILINE)
 _ALIAS = re.compile(r"\bis an alias (for|of)\b", re.IGNORECASE)
-
-
-def _flat(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
 
 
 def key(name: str) -> str:
@@ -38,15 +34,15 @@ def key(name: str) -> str:
 def numpydoc_description(obj) -> list[str]:
     """Summary and first extended paragraph of a numpydoc docstring (pandas), aliases notes dropped."""
     doc = inspect.getdoc(obj) or ""
-    head = _SECTION.split(doc, maxsplit=1)[0]
-    paragraphs = [_flat(p) for p in head.split("\n\n") if p.strip() and not p.lstrip().startswith((".. ", ">>>"))]
+    head = prose(doc)
+    paragraphs = [flat(p) for p in head.split("\n\n") if p.strip() and not p.lstrip().startswith((".. ", ">>>"))]
     return [p for p in paragraphs if not _ALIAS.search(p)][:2]
 
 
 def pybind_description(obj) -> list[str]:
     """The text after the signature line of a pybind11 docstring (DuckDB)."""
     parts = (getattr(obj, "__doc__", None) or "").strip().split("\n\n")
-    return [_flat(p) for p in parts[1:2] if p.strip()]
+    return [flat(p) for p in parts[1:2] if p.strip()]
 
 
 def method_table(cls: type, describe: Callable[[object], list[str]]) -> dict[str, list[str]]:

@@ -1,8 +1,13 @@
 """Dev queries for fitting ranking weights — derived from docstrings, never the labeled benchmark set.
 
-A dev query is a description sentence from a symbol's docstring *body* (after the summary
-paragraph, so the dense text never contains it), cleaned of Markdown and paired with that
-symbol. The sentence is part of the symbol's BM25 text, which would hand BM25 an exact-match
+Four sources, each paired with the symbol it came from:
+
+- ``body``: prose sentences of a docstring's body (after the summary paragraph, so the dense
+  text never contains them; section headers and their entries are not prose: ``docstrings.py``);
+- ``params`` / ``returns``: the first sentence of parameter and return descriptions;
+- ``outside``: other authors' descriptions of the symbol's operation (``outside_queries``).
+
+A docstring sentence is part of its symbol's BM25 text, which would hand BM25 an exact-match
 win no user query gets, so ``held_out_scores`` scores the target as if the sentence had been
 left out of its document; ``prepare`` likewise leaves the sentence's own view (``views.py``)
 out of the target's view vectors. Boilerplate shared by several symbols is dropped, so is any
@@ -13,9 +18,13 @@ Summary lines read more like questions, but holding one out removes the target's
 while every other symbol keeps its own, which teaches the ranker to distrust summary matches;
 they are not used.
 
-``python -m ibert_jupyter.retrieval.tuning`` fits the ranker (``ranking.fit``) on one half of
-the dev queries, reports every mode on the other half, and prints the weights that
-``ranking.WEIGHTS`` ships.
+``python -m ibert_jupyter.retrieval.tuning`` reports every mode two-fold (fit the ranker,
+``ranking.fit``, on one half of every source, check on the other half, swap) and prints the
+weights fitted on all dev queries, which ``ranking.WEIGHTS`` ships. Before 2026-11-22 the body
+source let section headers through ("Parameters ---------- con An existing connection"):
+198 of its 430 queries; fitting on body sentences alone was chosen on that data. On the clean
+sources, fitting on all four gives the better mean two-fold check (0.749 vs 0.734 for body alone;
+higher on each of the four).
 """
 
 from __future__ import annotations
@@ -26,82 +35,18 @@ import re
 import numpy as np
 
 from ibert_jupyter.retrieval.corpus import SYMBOL_KINDS, Chunk
-from ibert_jupyter.retrieval.finetune import _sentences, _similar
+from ibert_jupyter.retrieval.docstrings import body, clean, described, flat, sections, sentences
+from ibert_jupyter.retrieval.finetune import _similar
 
 MODES = ("bm25", "dense", "hybrid", "hybrid_graph")
-_MARKUP = (
-    (re.compile(r":::\s*\{[^}]*\}\s*(?:#+\s*)?"), ""),  # Quarto callout openers
-    (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),  # links keep their text
-    (re.compile(r"[`*]"), ""),
-)
-
-
-def _clean(sentence: str) -> str:
-    for pattern, repl in _MARKUP:
-        sentence = pattern.sub(repl, sentence)
-    return re.sub(r"\s+", " ", sentence).strip()
-
-
-def _flat(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
-
-
-def _body(doc: str) -> str:
-    """The docstring without its summary paragraph (which the dense text contains)."""
-    parts = doc.split("\n\n", 1)
-    return parts[1] if len(parts) == 2 else ""
-
-
 def _spells_identifier(sentence: str, name: str) -> bool:
     """``group_by`` / ``GroupBy`` written out; a plain word (``mean``) is how users ask too."""
     is_code = "_" in name.strip("_") or re.search(r"[a-z][A-Z]", name) is not None
     return is_code and name.lower() in sentence.lower()
 
 
-def dev_queries(chunks: list[Chunk], exclude: list[str], n: int | None = None, seed: int = 1,
-                per_symbol: int = 2) -> list[dict]:
-    """Up to ``per_symbol`` body sentences per documented symbol, shuffled; ``n`` caps the count."""
-    candidates: list[dict] = []
-    for c in chunks:
-        if c.kind in SYMBOL_KINDS and c.summary:
-            for raw in _sentences(_body(c.doc))[:per_symbol]:
-                candidates.append({"query": _clean(raw), "relevant": [c.id], "held_out": raw})
-    counts: dict[str, int] = {}
-    for it in candidates:
-        counts[it["query"].lower()] = counts.get(it["query"].lower(), 0) + 1
-    items = []
-    for it in candidates:
-        name = it["relevant"][0].rsplit(".", 1)[-1]
-        if len(it["query"]) < 12 or counts[it["query"].lower()] > 1 or _spells_identifier(it["query"], name):
-            continue
-        if any(_similar(it["query"], q) for q in exclude):
-            continue
-        items.append(it)
-    random.Random(seed).shuffle(items)
-    return items if n is None else items[:n]
-
-
-def returns_queries(chunks: list[Chunk], exclude: list[str], seed: int = 1) -> list[dict]:
-    """A second dev source: the first sentence of each symbol's ``Returns`` description.
-
-    They describe what a call produces ("A new table containing the union of all input
-    tables") in words less tied to the body text; over all 233 of them dense beats BM25
-    (Recall@5 0.78 vs 0.73), as on the labeled questions, so ``main`` reports them as a second
-    check set. Fitting on them as well lowered the mean Recall@5 of the two check sets (0.795
-    vs 0.798), so the weights are fitted on body sentences alone. On their check half
-    hybrid_graph (0.795) trails hybrid (0.821): the ranker still leans on docstring wording.
-    Each is also a ``param`` view of its symbol, held out like the body sentences.
-    """
-    from ibert_jupyter.retrieval.views import _sections, clean
-
-    candidates = []
-    for c in chunks:
-        if c.kind in SYMBOL_KINDS and c.summary:
-            lines = [line.strip() for line in _sections(c.doc).get("Returns", "").splitlines()
-                     if line.startswith((" ", "\t"))]
-            if lines:
-                raw = re.split(r"(?<=[.!?])\s+", " ".join(lines))[0]
-                candidates.append({"query": clean(raw), "relevant": [c.id], "held_out": raw})
+def _kept(candidates: list[dict], exclude: list[str], seed: int) -> list[dict]:
+    """Dev items minus short or shared sentences, identifier spellings and benchmark look-alikes; shuffled."""
     counts: dict[str, int] = {}
     for it in candidates:
         counts[it["query"].lower()] = counts.get(it["query"].lower(), 0) + 1
@@ -113,11 +58,45 @@ def returns_queries(chunks: list[Chunk], exclude: list[str], seed: int = 1) -> l
     return items
 
 
+def dev_queries(chunks: list[Chunk], exclude: list[str], n: int | None = None, seed: int = 1,
+                per_symbol: int = 2) -> list[dict]:
+    """Up to ``per_symbol`` body prose sentences per documented symbol, shuffled; ``n`` caps the count."""
+    items = _kept([{"query": clean(raw), "relevant": [c.id], "held_out": raw}
+                   for c in chunks if c.kind in SYMBOL_KINDS and c.summary
+                   for raw in sentences(body(c.doc))[:per_symbol]], exclude, seed)
+    return items if n is None else items[:n]
+
+
+def section_queries(chunks: list[Chunk], exclude: list[str], section: str, per_symbol: int,
+                    seed: int = 1) -> list[dict]:
+    """The first sentence of the first ``per_symbol`` entries of a docstring section, as dev queries.
+
+    ``Parameters`` entries say what a call takes ("Columns to group by"), ``Returns`` what it
+    produces ("A new table containing the union of all input tables"), in words less tied to
+    the body prose. Each is also a ``param`` view of its symbol (``views.py``: the first
+    ``PARAMS`` parameters and the return), held out like the body sentences.
+    """
+    return _kept([{"query": clean(raw), "relevant": [c.id], "held_out": raw}
+                  for c in chunks if c.kind in SYMBOL_KINDS and c.summary
+                  for raw in described(sections(c.doc).get(section, ""), cleaned=False)[:per_symbol]],
+                 exclude, seed)
+
+
+def param_queries(chunks: list[Chunk], exclude: list[str], seed: int = 1) -> list[dict]:
+    from ibert_jupyter.retrieval.views import PARAMS
+
+    return section_queries(chunks, exclude, "Parameters", PARAMS, seed)
+
+
+def returns_queries(chunks: list[Chunk], exclude: list[str], seed: int = 1) -> list[dict]:
+    return section_queries(chunks, exclude, "Returns", 1, seed)
+
+
 OUTSIDE_KINDS = ("sql", "peer")
 
 
 def outside_queries(retriever, exclude: list[str], seed: int = 1) -> list[dict]:
-    """A third dev source: other authors' descriptions of a symbol's operation, asked as questions.
+    """Other authors' descriptions of a symbol's operation, asked as questions.
 
     DuckDB's description of the SQL function a symbol compiles to and pandas'/DuckDB's
     description of its same-named method (the ``sql`` and ``peer`` views) are paraphrases
@@ -126,12 +105,6 @@ def outside_queries(retriever, exclude: list[str], seed: int = 1) -> list[dict]:
     scoring them, the ``sql`` and ``peer`` views of *every* symbol are left out, so no
     candidate gets a view match the target cannot have. A description several symbols share
     (``strftime`` of dates, times and timestamps) counts all of them relevant.
-
-    On their check half dense beats BM25 (Recall@5 0.776 vs 0.626), as on users' questions,
-    so ``main`` reports them as a third check set. Fitting on body sentences and these
-    together raised this check (0.789 -> 0.813) but lowered the other two (body 0.796 -> 0.777,
-    Returns 0.795 -> 0.786; mean of the three 0.793 -> 0.792), so the weights stay fitted on
-    body sentences alone.
     """
     from ibert_jupyter.retrieval.views import KINDS
 
@@ -154,7 +127,7 @@ def outside_queries(retriever, exclude: list[str], seed: int = 1) -> list[dict]:
 def _held_out_bm25(encoder, scores: np.ndarray, row: int, query: str, text: str, held_out: str) -> np.ndarray:
     scores = scores.copy()
     q_ids = set(encoder.encode_query(query)[0])
-    ids, vals = encoder.encode_document(_flat(text).replace(_flat(held_out), " "))
+    ids, vals = encoder.encode_document(flat(text).replace(flat(held_out), " "))
     scores[row] = sum(v for i, v in zip(ids, vals) if i in q_ids)
     return scores
 
@@ -228,27 +201,52 @@ def fit_weights(retriever, prepared: list[dict]) -> dict[str, dict[str, float]]:
             "hybrid_graph": fit(groups(retriever, prepared), FEATURES)}
 
 
+def no_view_weights(retriever, prepared: list[dict]) -> dict[str, float]:
+    """hybrid + graph weights for an index without views (``ranking.WEIGHTS_NO_VIEWS``)."""
+    from ibert_jupyter.retrieval.ranking import FUSION_FEATURES, GRAPH_FEATURES, fit
+
+    return fit(groups(retriever, prepared, views=False), FUSION_FEATURES + GRAPH_FEATURES)
+
+
+def dev_sources(retriever, exclude: list[str]) -> dict[str, list[dict]]:
+    """Every dev source, prepared: body prose, parameter and return descriptions, other authors' words."""
+    return {"body": prepare(retriever, dev_queries(retriever.chunks, exclude)),
+            "params": prepare(retriever, param_queries(retriever.chunks, exclude)),
+            "returns": prepare(retriever, returns_queries(retriever.chunks, exclude)),
+            "outside": prepare(retriever, outside_queries(retriever, exclude))}
+
+
+def cross_checked(retriever, sources: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
+    """Two-fold Recall@5 per source and mode: fit on one half of every source, check on the other, swap."""
+    from ibert_jupyter.retrieval.ranking import weight_vector
+
+    halves = {name: split(items) for name, items in sources.items()}
+    totals: dict[str, dict[str, float]] = {name: dict.fromkeys(MODES, 0.0) for name in sources}
+    for fit_i, check_i in ((0, 1), (1, 0)):
+        weights = fit_weights(retriever, [it for h in halves.values() for it in h[fit_i]])
+        retriever.weights = {mode: weight_vector(w) for mode, w in weights.items()}
+        for name, h in halves.items():
+            for mode in MODES:
+                totals[name][mode] += dev_metrics(retriever, h[check_i], mode)["recall_at_5"] / 2
+    return {name: {mode: round(v, 4) for mode, v in modes.items()} for name, modes in totals.items()}
+
+
 def main() -> None:
+    """Two-fold checks over all dev sources, then the weights fitted on all of them (what ranking.py ships)."""
     import json
     import sys
 
     from ibert_jupyter.evaluation.bench_retrieval import default_queries_path, load_queries
-    from ibert_jupyter.retrieval.ranking import weight_vector
     from ibert_jupyter.retrieval.retriever import Retriever
 
     retriever = Retriever()
     labeled = [q["query"] for q in load_queries(default_queries_path())]  # only to drop look-alikes
-    fit_half, check_half = split(prepare(retriever, dev_queries(retriever.chunks, labeled)))
-    print(f"[tuning] {len(fit_half)} fit + {len(check_half)} check dev queries", file=sys.stderr)
-    weights = fit_weights(retriever, fit_half)
-    retriever.weights = {mode: weight_vector(w) for mode, w in weights.items()}
-    check = {mode: dev_metrics(retriever, check_half, mode) for mode in MODES}
-    returns_check = split(prepare(retriever, returns_queries(retriever.chunks, labeled)))[1]
-    check_returns = {mode: dev_metrics(retriever, returns_check, mode) for mode in MODES}
-    outside_check = split(prepare(retriever, outside_queries(retriever, labeled)))[1]
-    check_outside = {mode: dev_metrics(retriever, outside_check, mode) for mode in MODES}
-    print(json.dumps({"weights": weights, "check": check, "check_returns": check_returns,
-                      "check_outside": check_outside}))
+    sources = dev_sources(retriever, labeled)
+    print(f"[tuning] dev queries: {', '.join(f'{k} {len(v)}' for k, v in sources.items())}", file=sys.stderr)
+    check = cross_checked(retriever, sources)
+    everything = [it for items in sources.values() for it in items]
+    print(json.dumps({"weights": fit_weights(retriever, everything),
+                      "weights_no_views": no_view_weights(retriever, everything), "check_recall_at_5": check}))
 
 
 if __name__ == "__main__":

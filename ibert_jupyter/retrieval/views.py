@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ibert_jupyter.retrieval.corpus import SYMBOL_KINDS, Chunk
+from ibert_jupyter.retrieval.docstrings import body, clean, described, sections, sentences
 
 FILE = "views.npz"
 KINDS = ("name", "summary", "body", "param", "sql", "peer")
@@ -37,16 +38,6 @@ PARAMS = 3
 SQL_DESCRIPTIONS = 3
 # views written by other packages' authors, and how a search hit names them when they matched
 OUTSIDE_SOURCES = {"sql": "DuckDB's SQL function", "peer": "pandas/DuckDB method of the same name"}
-_SECTION = re.compile(r"\n(Parameters|Returns|See Also|Notes|Raises|Examples?)\n-{3,}\n")
-_MARKUP = ((re.compile(r":::\s*\{[^}]*\}\s*(?:#+\s*)?"), ""), (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),
-           (re.compile(r"[`*]"), ""))
-
-
-def clean(text: str) -> str:
-    """Markdown links, code marks and callouts removed, whitespace flattened."""
-    for pattern, repl in _MARKUP:
-        text = pattern.sub(repl, text)
-    return re.sub(r"\s+", " ", text).strip()
 
 
 def humanise(public_name: str) -> str:
@@ -59,29 +50,6 @@ def humanise(public_name: str) -> str:
     return re.sub(r"\s+", " ", " ".join(words)).strip()
 
 
-def _sections(doc: str) -> dict[str, str]:
-    pieces = _SECTION.split("\n" + doc)
-    out = {"": pieces[0]}
-    for name, text in zip(pieces[1::2], pieces[2::2]):
-        out[name] = text
-    return out
-
-
-def _described(section: str) -> list[str]:
-    """First sentence of each ``name\\n    description`` entry of a numpydoc section."""
-    out, current = [], []
-    for line in section.splitlines():
-        if line.startswith((" ", "\t")):
-            current.append(line.strip())
-        elif line.strip():
-            if current:
-                out.append(" ".join(current))
-            current = []
-    if current:
-        out.append(" ".join(current))
-    return [re.split(r"(?<=[.!?])\s+", clean(d))[0] for d in out]
-
-
 def symbol_views(chunk: Chunk, sql: list[str] = (), peers: list[str] = ()) -> list[tuple[str, str]]:
     """(kind, text) views of a symbol chunk; none for example programs.
 
@@ -89,15 +57,12 @@ def symbol_views(chunk: Chunk, sql: list[str] = (), peers: list[str] = ()) -> li
     """
     if chunk.kind not in SYMBOL_KINDS:
         return []
-    from ibert_jupyter.retrieval.finetune import _sentences
-    from ibert_jupyter.retrieval.tuning import _body
-
     views = [("name", humanise(chunk.public_name))]
     if chunk.summary:
         views.append(("summary", clean(chunk.summary)))
-        views += [("body", clean(s)) for s in _sentences(_body(chunk.doc))[:BODY_SENTENCES] if "---" not in s]
-        sections = _sections(chunk.doc)
-        params = _described(sections.get("Parameters", ""))[:PARAMS] + _described(sections.get("Returns", ""))[:1]
+        views += [("body", clean(s)) for s in sentences(body(chunk.doc))[:BODY_SENTENCES]]
+        parts = sections(chunk.doc)
+        params = described(parts.get("Parameters", ""))[:PARAMS] + described(parts.get("Returns", ""))[:1]
         views += [("param", p) for p in params if len(p) >= 12]
     views += [("sql", clean(d)) for d in sql[:SQL_DESCRIPTIONS]]
     views += [("peer", clean(d)) for d in peers]

@@ -26,6 +26,14 @@ def test_method_chunk_carries_signature_doc_and_examples(corpus):
     assert chunk.name_path == "Table/group_by"
 
 
+def test_overloaded_methods_are_indexed_by_their_implementation(corpus):
+    # Value.cast has typing.overload stubs (no docstring, one narrowed signature) before the real def
+    cast = corpus["ibis.expr.types.generic.Value.cast"]
+    assert cast.summary == "Cast expression to indicated data type."
+    assert "Literal" not in cast.signature and "target_type" in cast.signature
+    assert corpus["ibis.expr.api.timestamp"].summary  # overloaded top-level function too
+
+
 def test_api_functions_are_spelled_as_users_call_them(corpus):
     assert corpus["ibis.expr.api.memtable"].public_name == "ibis.memtable"
     assert corpus["ibis.expr.types.generic.literal"].public_name == "ibis.literal"  # re-exported by api.py
