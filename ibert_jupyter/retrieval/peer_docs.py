@@ -10,7 +10,8 @@ A symbol is linked to a peer method of the same name (case and underscores ignor
 ``argmax`` is DuckDB's ``arg_max``) on the peer class that plays its role: ``Table`` ->
 ``DuckDBPyRelation`` and ``pandas.DataFrame``; ``Expr`` -> ``DuckDBPyRelation``; column
 values -> DuckDB's relation aggregates and ``Expression``, and ``pandas.Series``; strings ->
-``Series.str``. A peer package that is not installed contributes nothing.
+``Series.str``, and pyarrow.compute's kernels of the same name (``compute_tables``). A peer
+package that is not installed contributes nothing.
 """
 
 from __future__ import annotations
@@ -83,12 +84,37 @@ def peer_tables() -> dict[str, list[dict[str, list[str]]]]:
     try:
         import pandas as pd
         from pandas.core.strings.accessor import StringMethods
-    except ImportError:
-        return roles
-    roles["table"].append(method_table(pd.DataFrame, numpydoc_description))
-    roles["column"].append(method_table(pd.Series, numpydoc_description))
-    roles["string"].append(method_table(StringMethods, numpydoc_description))
+    except ImportError:  # pragma: no cover - a dependency of Ibis
+        pass
+    else:
+        roles["table"].append(method_table(pd.DataFrame, numpydoc_description))
+        roles["column"].append(method_table(pd.Series, numpydoc_description))
+        roles["string"].append(method_table(StringMethods, numpydoc_description))
+    compute = compute_tables()
+    roles["column"].append(compute["column"])
+    roles["string"].append(compute["string"])
     return roles
+
+
+def compute_tables() -> dict[str, dict[str, list[str]]]:
+    """pyarrow.compute's functions as peers: ``{"column": general functions, "string": utf8_* ones}``.
+
+    ``is_in``, ``is_null``, ``mode``, ``first``: Arrow's kernels are named like Ibis's column
+    methods and say in one line what they compute ("Compute the modal (most common) values").
+    The string kernels carry a ``utf8_`` prefix (``utf8_lower`` is ``StringValue.lower``).
+    """
+    out: dict[str, dict[str, list[str]]] = {"column": {}, "string": {}}
+    try:
+        import pyarrow.compute as pc
+    except ImportError:  # pragma: no cover - a dependency of Ibis
+        return out
+    for name in pc.list_functions():
+        summary = flat(pc.get_function(name)._doc.summary or "")
+        if not summary or name.startswith(("hash_", "ascii_")):
+            continue  # grouped twins of the scalar aggregates; ASCII twins of the utf8 kernels
+        role, bare = ("string", name[len("utf8_"):]) if name.startswith("utf8_") else ("column", name)
+        out[role].setdefault(key(bare), []).append(summary)
+    return out
 
 
 # The Ibis modules whose classes play each role; arrays, maps, JSON, geometry and temporal values

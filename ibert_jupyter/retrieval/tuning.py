@@ -245,7 +245,8 @@ def main() -> None:
     print(f"[tuning] dev queries: {', '.join(f'{k} {len(v)}' for k, v in sources.items())}", file=sys.stderr)
     check = cross_checked(retriever, sources)
     everything = [it for items in sources.values() for it in items]
-    print(json.dumps({"weights": fit_weights(retriever, everything),
+    print(json.dumps({"counts": {name: len(items) for name, items in sources.items()},
+                      "weights": fit_weights(retriever, everything),
                       "weights_no_views": no_view_weights(retriever, everything), "check_recall_at_5": check}))
 
 

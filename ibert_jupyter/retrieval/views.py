@@ -37,7 +37,7 @@ BODY_SENTENCES = 3
 PARAMS = 3
 SQL_DESCRIPTIONS = 3
 # views written by other packages' authors, and how a search hit names them when they matched
-OUTSIDE_SOURCES = {"sql": "DuckDB's SQL function", "peer": "pandas/DuckDB method of the same name"}
+OUTSIDE_SOURCES = {"sql": "DuckDB's SQL function", "peer": "pandas/DuckDB/Arrow function of the same name"}
 
 
 def humanise(public_name: str) -> str:

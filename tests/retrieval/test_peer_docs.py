@@ -62,3 +62,13 @@ class Documented:
 def test_method_table_reads_summaries_and_skips_aliases_and_private_names():
     table = method_table(Documented, numpydoc_description)
     assert table == {"plain": ["Do the plain thing.", "It is plain on purpose."], "size": ["How many there are."]}
+
+
+def test_pyarrow_compute_kernels_are_column_and_string_peers():
+    from ibert_jupyter.retrieval.peer_docs import compute_tables
+
+    tables = compute_tables()
+    assert any("most common" in d for d in tables["column"]["mode"])  # pyarrow.compute.mode
+    assert tables["column"]["isin"] and tables["column"]["isnull"]  # is_in, is_null
+    assert "lower" in tables["string"] and "lower" not in tables["column"]  # utf8_lower only
+    assert not any(k.startswith("hash") for k in tables["column"])  # grouped twins skipped

@@ -102,3 +102,13 @@ def test_returns_queries_are_the_first_return_sentence_and_skip_lookalikes():
     assert items == [{"query": "A new table containing the union of all input tables.",
                       "relevant": [_chunk().id], "held_out": "A new table containing the union of all input tables."}]
     assert returns_queries([_chunk()], exclude=["a new table containing the union of all input tables"]) == []
+
+
+def test_param_queries_are_the_parameter_views_with_raw_text_held_out():
+    from ibert_jupyter.retrieval.tuning import param_queries
+
+    items = param_queries([_chunk()], exclude=[])
+    views = {text for kind, text in symbol_views(_chunk()) if kind == "param"}
+    assert {it["query"] for it in items} == {"A table expression", "Use multiset union (False) or set union (True)."}
+    assert {it["query"] for it in items} <= views  # so prepare() can hold the target's own view out
+    assert all(it["held_out"] in DOC.replace("\n    ", " ") for it in items)
