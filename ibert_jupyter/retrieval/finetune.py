@@ -7,7 +7,7 @@ Pairs (anchor → positive) come from the corpus only:
 * paraphrase ↔ symbol: DuckDB's description of the SQL function it compiles to and pandas'/
   DuckDB's description of the same-named method (``sql_functions.py``, ``peer_docs.py``) ↔
   ``name(signature)``: other authors' words for the operation, as users' questions are.
-  They are few (about 250 against 2,150), so each is seen ``PARAPHRASE_REPEATS`` times.
+  They are few (about 310 against 2,200), so each is seen ``PARAPHRASE_REPEATS`` times.
 Anchors that resemble any labeled benchmark query are dropped, so the evaluation queries are
 never training data. Loss: sentence-transformers' MultipleNegativesRankingLoss (in-batch
 negatives), a short CPU run.
