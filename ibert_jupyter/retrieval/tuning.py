@@ -39,6 +39,8 @@ from ibert_jupyter.retrieval.docstrings import body, clean, described, flat, sec
 from ibert_jupyter.retrieval.finetune import _similar
 
 MODES = ("bm25", "dense", "hybrid", "hybrid_graph")
+
+
 def _spells_identifier(sentence: str, name: str) -> bool:
     """``group_by`` / ``GroupBy`` written out; a plain word (``mean``) is how users ask too."""
     is_code = "_" in name.strip("_") or re.search(r"[a-z][A-Z]", name) is not None
