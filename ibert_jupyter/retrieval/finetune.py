@@ -4,8 +4,8 @@ Pairs (anchor → positive) come from the corpus only:
 * signature ↔ docstring: ``Table.group_by(self, *by, ...)`` ↔ its docstring body;
 * question-like docstring lines ↔ symbol: a description sentence ↔ ``name(signature)``;
 * example ↔ symbol: a doctest line that calls the method ↔ ``name(signature)``;
-* paraphrase ↔ symbol: DuckDB's description of the SQL function it compiles to and pandas'/
-  DuckDB's description of the same-named method (``sql_functions.py``, ``peer_docs.py``) ↔
+* paraphrase ↔ symbol: DuckDB's description of the SQL function it compiles to and pandas',
+  DuckDB's and Arrow's description of the same-named method (``sql_functions.py``, ``peer_docs.py``) ↔
   ``name(signature)``: other authors' words for the operation, as users' questions are.
   They are few (about 310 against 2,200), so each is seen ``PARAPHRASE_REPEATS`` times.
 Anchors that resemble any labeled benchmark query are dropped, so the evaluation queries are

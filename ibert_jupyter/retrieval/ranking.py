@@ -8,8 +8,8 @@ by symbols that merely sit in both lists, as with rank fusion), BM25 over names 
 summaries alone, whether the query names the symbol or its class, priors from the symbol
 graph (how much of Ibis and of the TPC example programs uses it), and the best similarity
 over the symbol's short embedded views (name, summary, body sentences, parameter
-descriptions, DuckDB's description of its SQL function, pandas' and DuckDB's description of
-the same-named method: ``views.py``) with the kind of view that matched. The fused score is
+descriptions, DuckDB's description of its SQL function, pandas', DuckDB's and Arrow's description
+of the same-named method: ``views.py``) with the kind of view that matched. The fused score is
 ``sigmoid(weights · features)``; each retriever's first hit is kept in the top five
 (``protect_firsts``). Weights are fitted on docstring-derived dev queries (``tuning.py``),
 never on the labeled benchmark queries, and shipped below. Per-chunk arrays are built at

@@ -100,8 +100,8 @@ OUTSIDE_KINDS = ("sql", "peer")
 def outside_queries(retriever, exclude: list[str], seed: int = 1) -> list[dict]:
     """Other authors' descriptions of a symbol's operation, asked as questions.
 
-    DuckDB's description of the SQL function a symbol compiles to and pandas'/DuckDB's
-    description of its same-named method (the ``sql`` and ``peer`` views) are paraphrases
+    DuckDB's description of the SQL function a symbol compiles to and pandas', DuckDB's
+    or Arrow's description of its same-named method (the ``sql`` and ``peer`` views) are paraphrases
     of what the symbol does in words its own docstring does not use: the situation of a user's
     question. They are in no symbol's BM25 or dense text, so nothing is held out there; while
     scoring them, the ``sql`` and ``peer`` views of *every* symbol are left out, so no

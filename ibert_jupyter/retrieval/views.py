@@ -12,7 +12,7 @@ Views are embedded one by one at index build:
   description,
 - ``sql``: DuckDB's description of the SQL function the symbol compiles to
   (``sql_functions.py``): the same operation in another author's words,
-- ``peer``: how pandas and DuckDB's relational API describe the method of the same name
+- ``peer``: how pandas, DuckDB's relational API and pyarrow.compute describe the method of the same name
   (``peer_docs.py``).
 
 At query time one matmul over the view matrix gives, per chunk, its best view similarity of
