@@ -24,6 +24,7 @@ import re
 from pathlib import Path
 
 from ibert_jupyter.retrieval.corpus import SYMBOL_KINDS, Chunk
+from ibert_jupyter.retrieval.docstrings import flat
 
 COMPILERS = ("backends/sql/compilers/base.py", "backends/sql/compilers/duckdb.py")  # later entries win
 VALUE_OPS = "expr/operations"  # a package: every module's classes
@@ -107,7 +108,7 @@ def function_descriptions() -> dict[str, list[str]]:
         con.close()
     out: dict[str, list[str]] = {}
     for name, description in sorted(rows):
-        text = re.sub(r"\s+", " ", description).strip()
+        text = flat(description)
         if text not in out.setdefault(name, []):
             out[name].append(text)
     return out

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ibert_jupyter.retrieval.corpus import SYMBOL_KINDS, Chunk
-from ibert_jupyter.retrieval.docstrings import body, clean, described, sections, sentences
+from ibert_jupyter.retrieval.docstrings import body, clean, described, flat, sections, sentences
 
 FILE = "views.npz"
 KINDS = ("name", "summary", "body", "param", "sql", "peer")
@@ -47,7 +47,7 @@ def humanise(public_name: str) -> str:
     for part in parts:
         part = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", part.strip("_"))
         words.append(part.replace("_", " ").lower())
-    return re.sub(r"\s+", " ", " ".join(words)).strip()
+    return flat(" ".join(words))
 
 
 def symbol_views(chunk: Chunk, sql: list[str] = (), peers: list[str] = ()) -> list[tuple[str, str]]:
