@@ -109,7 +109,8 @@ def compute_tables() -> dict[str, dict[str, list[str]]]:
     except ImportError:  # pragma: no cover - a dependency of Ibis
         return out
     for name in pc.list_functions():
-        summary = flat(pc.get_function(name)._doc.summary or "")
+        doc = getattr(pc.get_function(name), "_doc", None)  # FunctionDoc; private, so read defensively
+        summary = flat(getattr(doc, "summary", "") or "")
         if not summary or name.startswith(("hash_", "ascii_")):
             continue  # grouped twins of the scalar aggregates; ASCII twins of the utf8 kernels
         role, bare = ("string", name[len("utf8_"):]) if name.startswith("utf8_") else ("column", name)
