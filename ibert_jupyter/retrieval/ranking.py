@@ -188,20 +188,28 @@ def protect_firsts(scores: np.ndarray, firsts: list[int], within: int = PROTECTE
     """``scores`` with each row of ``firsts`` raised just enough to rank among the first ``within``.
 
     ``firsts`` are the retrievers' first hits: candidates that merely appear in both lists must
-    not push a retriever's confident first hit out of what the user sees. A lifted row lands
-    just above the row it displaces, so scores stay in rank order.
+    not push a retriever's confident first hit out of what the user sees. The other rows keep
+    the first ``within - len(firsts)`` places; a first hit below them lands just above the next
+    one, so scores stay in rank order, lifted rows keep their own order, and lifting one first
+    hit never pushes another out.
     """
     firsts = [r for r in dict.fromkeys(firsts) if np.isfinite(scores[r])]
-    finite = int(np.isfinite(scores).sum())
-    if not firsts or finite <= within:
+    if not firsts:
         return scores
-    order = np.argsort(-scores, kind="stable")[:within]
-    lifted = [r for r in firsts if r not in order]
+    keep = within - len(firsts)  # places left for the other rows
+    order = np.argsort(-scores, kind="stable")
+    others = [r for r in order[: keep + len(firsts) + 1] if r not in firsts]
+    if len(others) <= keep or not np.isfinite(scores[others[keep]]):
+        return scores
+    floor = scores[others[keep]]  # the best-ranked other row that gives up its place
+    lifted = sorted((r for r in firsts if scores[r] <= floor), key=lambda r: scores[r])
     if not lifted:
         return scores
     out = scores.copy()
-    floor = out[order[within - len(lifted)]]  # the best-ranked row that gives up its place
-    out[lifted] = np.nextafter(floor, np.float32(np.inf))
+    level = floor
+    for r in lifted:  # worst first, so each lands just above the one before
+        level = np.nextafter(level, np.float32(np.inf))
+        out[r] = level
     return out
 
 

@@ -23,6 +23,16 @@ def test_protect_firsts_lifts_a_buried_first_hit_into_the_top_five_and_keeps_ran
     assert not np.isfinite(protect_firsts(with_gap, [70])[70])  # a non-candidate is never lifted
 
 
+def test_protect_firsts_never_pushes_one_first_hit_out_to_make_room_for_the_other():
+    # dense's first hit already ranks fifth, BM25's is buried: lifting BM25's must not displace dense's
+    scores = np.arange(100, 0, -1).astype(np.float32)
+    lifted = protect_firsts(scores, [4, 60])
+    order = list(np.argsort(-lifted, kind="stable"))
+    assert set(order[:5]) == {0, 1, 2, 4, 60}
+    assert order[:5].index(4) < order[:5].index(60)  # the lifted rows keep their own order
+    assert order[5:7] == [3, 5]
+
+
 def test_fit_is_deterministic_and_weights_the_informative_feature():
     rng = np.random.default_rng(0)
     groups = []
