@@ -24,7 +24,7 @@ from ibert_jupyter.retrieval.corpus import SYMBOL_KINDS, Chunk
 from ibert_jupyter.retrieval.errors import IndexUnavailable
 from ibert_jupyter.retrieval.graph import SymbolGraph
 from ibert_jupyter.retrieval.ranking import (WEIGHTS, WEIGHTS_NO_VIEWS, ChunkFeatures, candidates, features, fused_scores,
-                                             protect_firsts, top_rows, weight_vector)
+                                             top_rows, weight_vector)
 from ibert_jupyter.retrieval.sparse import BM25Encoder
 from ibert_jupyter.retrieval.views import FILE as VIEWS_FILE
 from ibert_jupyter.retrieval.views import OUTSIDE_SOURCES, ViewIndex
@@ -163,10 +163,7 @@ class Retriever:
     def rank(self, query: str, mode: str, dense: np.ndarray | None, sparse: np.ndarray | None, k: int,
              mask: np.ndarray, head: np.ndarray | None = None,
              views: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(top-k rows among ``mask``, their scores) of one mode from precomputed retriever scores.
-
-        In fused modes each retriever's first hit stays in the first five (``protect_firsts``).
-        """
+        """(top-k rows among ``mask``, their scores) of one mode from precomputed retriever scores."""
         self._check_mode(mode)
         if mode == "bm25":
             scores = np.where(mask & (sparse > 0), sparse, -np.inf)
@@ -175,8 +172,6 @@ class Retriever:
         else:  # plain hybrid is dense + BM25 alone: views neither score nor nominate candidates there
             views = views if mode == "hybrid_graph" else None
             scores = np.where(mask, self.fuse(query, mode, dense, sparse, head, views), -np.inf)
-            firsts = [int(np.argmax(np.where(mask, s, -np.inf))) for s in (dense, sparse)]
-            scores = protect_firsts(scores, firsts)
         top = self._top(scores, k)
         top = top[np.isfinite(scores[top])]
         return top, scores[top]
