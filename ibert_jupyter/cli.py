@@ -1,4 +1,4 @@
-"""The ``ibert`` command: demo, bench, convert, index, eval, train.
+"""The ``ibert`` command: demo, bench, convert, index, search, status.
 
 Each subcommand lives in its own module and exposes ``add_arguments(parser)`` and
 ``run(args) -> int``; this file only wires them together.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 # name -> (module, help). Modules are imported only when their command runs.
@@ -16,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("ibert_jupyter.demo.command", "build the TPC-H demo database and notebook, start JupyterLab"),
     "status": ("ibert_jupyter.status_command", "show versions, model and index status"),
     "index": ("ibert_jupyter.retrieval.index_command", "build the retrieval index of the installed Ibis"),
+    "search": ("ibert_jupyter.retrieval.search_command", "the installed Ibis's symbols that answer a question"),
 }
 
 # `ibert bench NAME`: name -> (module, help)
@@ -58,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `ibert search ... | head`: the reader left; say nothing more
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - replaces the closed stream until exit
+        return 141
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,6 +9,7 @@ from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from ibert_jupyter.retrieval.errors import IndexUnavailable
+from ibert_jupyter.retrieval.hits_text import hits_text
 
 
 @dataclass
@@ -22,10 +23,7 @@ class SearchView:
     def __repr__(self) -> str:
         if self.error:
             return f"ibert_search: {self.error}"
-        lines = [f"{i}. {h.public_name}{h.signature}  [{h.kind}]\n   {h.summary}\n"
-                 + (f"   matched {h.matched}\n" if h.matched else "") + f"   {h.path}:{h.line}"
-                 for i, h in enumerate(self.hits, 1)]
-        return "\n".join(lines) or f"no Ibis symbol matches {self.query!r}"
+        return hits_text(self.query, self.hits)
 
     def _repr_html_(self) -> str:
         if self.error:

@@ -128,3 +128,27 @@ def test_outside_dev_queries_leave_every_symbols_sql_and_peer_views_out(small_in
     prepared = prepare(retriever, [lower])[0]
     assert (prepared["views"][[KINDS.index(k) for k in OUTSIDE_KINDS]] == -1).all()
     assert (prepared["bm25"] == retriever.bm25_scores(lower["query"])).all()  # nothing to hold out of BM25
+
+
+def test_search_command_prints_ranked_symbols_or_json(small_index, capsys):
+    from ibert_jupyter.cli import main
+
+    assert main(["search", "-k", "3", "remove", "duplicate", "rows"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("1. ") and "Table.distinct" in out and "relations.py:" in out
+    assert main(["search", "--json", "--mode", "bm25", "-k", "2", "rename columns"]) == 0
+    body = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert body["query"] == "rename columns" and body["mode"] == "bm25" and len(body["hits"]) == 2
+    assert body["hits"][0]["url"].startswith("file://")
+
+
+def test_search_command_names_bad_input_and_a_missing_index(small_index, capsys, monkeypatch):
+    from ibert_jupyter.cli import main
+
+    assert main(["search", "-k", "0", "filter rows"]) == 2
+    assert "-k must be at least 1" in capsys.readouterr().err
+    assert main(["search", "  "]) == 2
+    assert "empty" in capsys.readouterr().err
+    monkeypatch.setattr(paths, "ibis_version", lambda: "0.0.missing")
+    assert main(["search", "filter rows"]) == 1
+    assert "ibert index" in capsys.readouterr().err
