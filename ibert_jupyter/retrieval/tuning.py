@@ -37,8 +37,8 @@ import numpy as np
 from ibert_jupyter.retrieval.corpus import SYMBOL_KINDS, Chunk
 from ibert_jupyter.retrieval.docstrings import body, clean, described, flat, sections, sentences
 from ibert_jupyter.retrieval.finetune import _similar
-
-MODES = ("bm25", "dense", "hybrid", "hybrid_graph")
+from ibert_jupyter.retrieval.retriever import MODES
+from ibert_jupyter.retrieval.views import KINDS, OUTSIDE_SOURCES, PARAMS
 
 
 def _spells_identifier(sentence: str, name: str) -> bool:
@@ -85,8 +85,6 @@ def section_queries(chunks: list[Chunk], exclude: list[str], section: str, per_s
 
 
 def param_queries(chunks: list[Chunk], exclude: list[str], seed: int = 1) -> list[dict]:
-    from ibert_jupyter.retrieval.views import PARAMS
-
     return section_queries(chunks, exclude, "Parameters", PARAMS, seed)
 
 
@@ -94,7 +92,8 @@ def returns_queries(chunks: list[Chunk], exclude: list[str], seed: int = 1) -> l
     return section_queries(chunks, exclude, "Returns", 1, seed)
 
 
-OUTSIDE_KINDS = ("sql", "peer")
+OUTSIDE_KINDS = tuple(OUTSIDE_SOURCES)  # the views other packages' authors wrote: "sql", "peer"
+_OUTSIDE_ROWS = [KINDS.index(k) for k in OUTSIDE_KINDS]  # their rows in ViewIndex.kind_scores
 
 
 def outside_queries(retriever, exclude: list[str], seed: int = 1) -> list[dict]:
@@ -108,15 +107,12 @@ def outside_queries(retriever, exclude: list[str], seed: int = 1) -> list[dict]:
     candidate gets a view match the target cannot have. A description several symbols share
     (``strftime`` of dates, times and timestamps) counts all of them relevant.
     """
-    from ibert_jupyter.retrieval.views import KINDS
-
     views = retriever.views
     if views is None:
         return []
-    kinds = [KINDS.index(k) for k in OUTSIDE_KINDS]
     owners: dict[str, list[str]] = {}
     for owner, kind, text in zip(views.owner, views.kind, views.texts):
-        if int(kind) in kinds:
+        if int(kind) in _OUTSIDE_ROWS:
             ids = owners.setdefault(str(text), [])
             if retriever.chunks[int(owner)].id not in ids:
                 ids.append(retriever.chunks[int(owner)].id)
@@ -156,9 +152,7 @@ def prepare(retriever, items: list[dict]) -> list[dict]:
         if it.get("outside"):  # nobody's sql and peer views: see outside_queries
             views = retriever.view_scores(vec)
             if views is not None:
-                from ibert_jupyter.retrieval.views import KINDS
-
-                views[[KINDS.index(k) for k in OUTSIDE_KINDS]] = -1.0
+                views[_OUTSIDE_ROWS] = -1.0
         else:  # the query's own sentence is one of the target's body views: hold it out too
             views = retriever.view_scores(vec, (retriever.row[it["relevant"][0]], it["query"]))
         out.append({**it, "dense": dense, "bm25": sparse, "head": head, "views": views})
