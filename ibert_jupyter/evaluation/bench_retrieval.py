@@ -5,6 +5,8 @@ Metrics on the labeled queries (evaluation/data/retrieval_queries.jsonl): Recall
 symbol in the top 5). Latency: end-to-end ``search()`` time per query (query embedding +
 scoring + fused re-rank) on the embedded store, p50/p95 (nearest-rank); the embedding and
 the scoring are also reported apart, and Qdrant's own local-mode ``query_points`` for comparison.
+The gain of hybrid + graph over the better single retriever comes with a paired bootstrap
+interval over the queries (``gain_interval``): how much of it rests on which questions were written.
 The last stdout line is one JSON object; progress goes to stderr.
 """
 
@@ -50,14 +52,34 @@ def metrics(ranked: list[str], relevant: set[str]) -> dict[str, float]:
     return {"recall_at_5": recall, "mrr": rr, "ndcg_at_10": dcg / idcg, "hit_at_5": float(any(s in relevant for s in top5))}
 
 
-def evaluate(retriever, queries: list[dict], mode: str, vectors: list[np.ndarray] | None) -> dict[str, float]:
-    totals: dict[str, float] = {}
+def per_query(retriever, queries: list[dict], mode: str, vectors: list[np.ndarray] | None) -> list[dict[str, float]]:
+    """Each query's metrics under one mode, in query order (for paired comparisons)."""
+    out = []
     for i, q in enumerate(queries):
         vec = vectors[i] if vectors is not None else None
         hits = retriever.search(q["query"], 10, mode=mode, query_vector=vec)
-        for key, value in metrics([h.id for h in hits], set(q["relevant"])).items():
-            totals[key] = totals.get(key, 0.0) + value
-    return {k: round(v / len(queries), 4) for k, v in totals.items()}
+        out.append(metrics([h.id for h in hits], set(q["relevant"])))
+    return out
+
+
+def mean_metrics(rows: list[dict[str, float]]) -> dict[str, float]:
+    return {k: round(sum(r[k] for r in rows) / len(rows), 4) for k in rows[0]}
+
+
+def evaluate(retriever, queries: list[dict], mode: str, vectors: list[np.ndarray] | None) -> dict[str, float]:
+    return mean_metrics(per_query(retriever, queries, mode, vectors))
+
+
+def gain_interval(rows: dict[str, list[dict[str, float]]], metric: str = "recall_at_5") -> dict:
+    """hybrid + graph minus the better single retriever (BM25 or dense), in points, with a 95% bootstrap interval."""
+    from ibert_jupyter.evaluation.stats import paired_bootstrap_ci
+
+    means = {mode: sum(r[metric] for r in rows[mode]) / len(rows[mode]) for mode in ("bm25", "dense")}
+    best = max(means, key=means.get)
+    fused, single = [r[metric] for r in rows["hybrid_graph"]], [r[metric] for r in rows[best]]
+    low, high = paired_bootstrap_ci(fused, single)
+    point = (sum(fused) - sum(single)) / len(fused)
+    return {"over": best, "points": round(100 * point, 1), "ci95_points": [round(100 * low, 1), round(100 * high, 1)]}
 
 
 def _percentiles(samples: list[float]) -> tuple[float, float]:
@@ -156,9 +178,14 @@ def run(args: argparse.Namespace) -> int:
     print(f"[bench retrieval] {len(queries)} queries, {len(base.chunks)} chunks", file=sys.stderr)
     vectors = [base.embed(q["query"]) for q in queries]
     results: dict[str, dict[str, float]] = {}
+    rows: dict[str, list[dict[str, float]]] = {}
     for mode in MODES:
-        results[mode] = evaluate(base, queries, mode, vectors if mode != "bm25" else None)
+        rows[mode] = per_query(base, queries, mode, vectors if mode != "bm25" else None)
+        results[mode] = mean_metrics(rows[mode])
         print(f"[bench retrieval] {mode}: {results[mode]}", file=sys.stderr)
+    gain = gain_interval(rows)
+    print(f"[bench retrieval] hybrid_graph over {gain['over']}: {gain['points']:+} Recall@5 points, "
+          f"95% bootstrap interval over queries {gain['ci95_points']}", file=sys.stderr)
     if ft_dir is not None:
         tuned = Retriever(finetuned=True)
         ft_vectors = [tuned.embed(q["query"]) for q in queries]
@@ -168,7 +195,6 @@ def run(args: argparse.Namespace) -> int:
     lat = latency(base, queries, args.latency_repeats)
     lat.update(qdrant_latency(base, queries, vectors))
     keys = ("bm25", "dense", "hybrid", "hybrid_graph", "finetuned")
-    best_single = max(results["bm25"]["recall_at_5"], results["dense"]["recall_at_5"])
     summary = {
         **{metric: {k: results[k][metric] if k in results else None for k in keys}
            for metric in ("recall_at_5", "mrr", "ndcg_at_10", "hit_at_5")},
@@ -177,7 +203,8 @@ def run(args: argparse.Namespace) -> int:
         "queries": len(queries),
         "chunks": len(base.chunks),
         "graph": base.manifest["graph_source"],
-        "hybrid_graph_gain_recall_at_5_points": round(100 * (results["hybrid_graph"]["recall_at_5"] - best_single), 1),
+        "hybrid_graph_gain_recall_at_5_points": gain["points"],
+        "hybrid_graph_gain_recall_at_5_ci95_points": gain["ci95_points"],
         "index_build_seconds": base.manifest["build_seconds"],
         "index_build_timings": base.manifest["timings"],
         "finetune": ft_report,
