@@ -203,6 +203,7 @@ def run(args: argparse.Namespace) -> int:
         "queries": len(queries),
         "chunks": len(base.chunks),
         "graph": base.manifest["graph_source"],
+        "embed_model": base.manifest.get("embed_model") or "all-MiniLM-L6-v2 (bundled)",
         "hybrid_graph_gain_recall_at_5_points": gain["points"],
         "hybrid_graph_gain_recall_at_5_ci95_points": gain["ci95_points"],
         "index_build_seconds": base.manifest["build_seconds"],

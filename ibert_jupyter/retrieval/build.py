@@ -47,9 +47,22 @@ def read_manifest(index_dir: Path) -> dict | None:
         return None
 
 
+def outdated_reason(manifest: dict) -> str | None:
+    """Why an index must be rebuilt (an older iBERT wrote it, or another embedder is configured); None if current."""
+    from ibert_jupyter.retrieval.dense import MODEL_ENV, configured_model
+
+    if manifest.get("format") != FORMAT_VERSION:
+        return f"it has index format {manifest.get('format')}, this iBERT writes {FORMAT_VERSION}"
+    built, wanted = manifest.get("embed_model"), configured_model()
+    if built != wanted:
+        return (f"it was embedded with {built or 'the bundled all-MiniLM-L6-v2'}, "
+                f"${MODEL_ENV} now names {wanted or 'none (the bundled all-MiniLM-L6-v2)'}")
+    return None
+
+
 def is_outdated(manifest: dict) -> bool:
-    """Built by an iBERT whose index held less (or other) data than this one's: rebuild it."""
-    return manifest.get("format") != FORMAT_VERSION
+    """Rebuild it: see ``outdated_reason``."""
+    return outdated_reason(manifest) is not None
 
 
 def _graph(chunks, patterns, graph: str, refresh: bool, version: str) -> SymbolGraph:
@@ -79,6 +92,7 @@ def build_index(
         raise ValueError(f"graph must be 'serena' or 'ast', not {graph!r}")
     version = paths.ibis_version()
     index_dir = index_dir or paths.index_dir(version)
+    model = dense.configured_model()  # None: the bundled all-MiniLM-L6-v2
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
 
@@ -97,7 +111,7 @@ def build_index(
     sparse = [bm25.encode_document(c.sparse_text()) for c in chunks]
     t = lap("bm25", t)
     texts = [c.dense_text() for c in chunks]
-    dense_vectors = dense.encode(texts, progress=progress)
+    dense_vectors = dense.encode(texts, model, progress=progress)
     t = lap("dense", t)
     ft_vectors = None
     if finetuned_model is not None:
@@ -110,14 +124,14 @@ def build_index(
     from ibert_jupyter.retrieval.sql_functions import symbol_functions
 
     sql = symbol_functions(chunks, paths.ibis_source_dir())
-    views = ViewIndex.build(chunks, progress=progress, sql=sql, peers=peer_descriptions(chunks))  # base model only
+    views = ViewIndex.build(chunks, model, progress=progress, sql=sql, peers=peer_descriptions(chunks))  # not fine-tuned
     t = lap("views", t)
     # export the ONNX query encoder now, so the first query after a build is fast
     from ibert_jupyter.retrieval import query_encoder
 
-    for model in (None, *([str(finetuned_model)] if finetuned_model is not None else [])):
+    for query_model in (model, *([str(finetuned_model)] if finetuned_model is not None else [])):
         try:
-            query_encoder.prepare(model, quiet=not progress)
+            query_encoder.prepare(query_model, quiet=not progress)
         except query_encoder.UnsupportedModel as exc:  # its queries go through sentence-transformers
             if progress:
                 print(f"[ibert index] no fast query encoder: {exc}", file=sys.stderr)
@@ -152,6 +166,7 @@ def build_index(
         "graph_source": symbol_graph.source,
         "graph_note": symbol_graph.note,
         "graph_edges": len(symbol_graph.edges),
+        "embed_model": model,
         "finetuned_model": str(finetuned_model) if finetuned_model else None,
         "qdrant": {"url": url, "path": None if url else str(qdrant_path), "collection": name},
         "build_seconds": seconds,

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ibert_jupyter.retrieval import paths
-from ibert_jupyter.retrieval.build import FORMAT_VERSION, is_outdated, read_manifest
+from ibert_jupyter.retrieval.build import outdated_reason, read_manifest
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,12 +27,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ibert_jupyter.retrieval.build import build_index
     from ibert_jupyter.retrieval.corpus import PUBLIC_MODULES
+    from ibert_jupyter.retrieval.dense import configured_model
 
     version = paths.ibis_version()
     manifest = read_manifest(paths.index_dir(version))
-    if manifest is not None and is_outdated(manifest):
-        print(f"index for ibis {version} has format {manifest.get('format')}, this iBERT writes "
-              f"{FORMAT_VERSION}: rebuilding", file=sys.stderr)
+    try:
+        configured_model()  # a bad $IBERT_EMBED_MODEL is named before anything is built
+        reason = outdated_reason(manifest) if manifest is not None else None
+    except ValueError as exc:  # a bad $IBERT_EMBED_MODEL
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if reason is not None:
+        print(f"index for ibis {version} is outdated ({reason}): rebuilding", file=sys.stderr)
     elif manifest is not None and not (args.force or args.refresh_graph or args.finetuned or args.modules):
         print(f"index for ibis {version} is up to date ({manifest['chunks']} chunks, graph: "
               f"{manifest['graph_source']}); use --force to rebuild", file=sys.stderr)

@@ -32,6 +32,7 @@ FORMAT_VERSION = 1  # bump when the exported graph or its sidecar files change
 OPSET = 17
 GRAPHS = {"fp32": "model.onnx", "int8": "model.int8.onnx"}
 TOKENIZER, SETTINGS = "tokenizer.json", "encoder.json"
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")  # the graph takes those its model does
 INT8_BLOCK = 32  # weights per scale; 128 was 15% faster but 3x further from the reference
 
 
@@ -95,21 +96,22 @@ def export(model_path: Path, out_dir: Path) -> None:
     if tokenizer is None:
         raise UnsupportedModel(f"{model_path}: its tokenizer has no `tokenizers` backend to export")
 
-    class Embedder(torch.nn.Module):
-        def __init__(self, bert):
-            super().__init__()
-            self.bert = bert
+    # trace with a padded batch of two, so the graph keeps the attention-mask path
+    sample = st.tokenizer(["a query", "a somewhat longer example query"], padding=True, return_tensors="pt")
+    names = [n for n in INPUTS if n in sample]  # BERT takes token types; MPNet, RoBERTa... do not
 
-        def forward(self, input_ids, attention_mask, token_type_ids):
-            hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask,
-                               token_type_ids=token_type_ids).last_hidden_state
-            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    class Embedder(torch.nn.Module):
+        def __init__(self, encoder):
+            super().__init__()
+            self.encoder = encoder
+
+        def forward(self, *inputs):
+            feeds = dict(zip(names, inputs))
+            hidden = self.encoder(**feeds).last_hidden_state
+            mask = feeds["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(mean, p=2, dim=1)
 
-    # trace with a padded batch of two, so the graph keeps the attention-mask path
-    sample = st.tokenizer(["a query", "a somewhat longer example query"], padding=True, return_tensors="pt")
-    names = ["input_ids", "attention_mask", "token_type_ids"]
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     try:
@@ -197,6 +199,7 @@ class OnnxQueryEncoder:
         # threads that spin waiting for work steal the core the other thread needs on a shared CPU
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(folder / GRAPHS[precision]), options, providers=["CPUExecutionProvider"])
+        self.inputs = [i.name for i in self.session.get_inputs()]
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """L2-normalised float32 vectors, shape (len(texts), dimension)."""
@@ -207,7 +210,7 @@ class OnnxQueryEncoder:
             text = text.strip()
             ids = np.asarray([self.tokenizer.encode(text.lower() if self.lower else text).ids], dtype=np.int64)
             feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
-            out[row] = self.session.run(None, feeds)[0][0]
+            out[row] = self.session.run(None, {name: feeds[name] for name in self.inputs})[0][0]
         return out
 
 

@@ -93,7 +93,8 @@ class Retriever:
         if finetuned and arrays.dense_ft is None:
             raise IndexUnavailable("the index has no fine-tuned vectors; build with `ibert index --finetuned PATH`")
         self.dense = arrays.dense_ft if finetuned else arrays.dense
-        self.model_path = manifest["finetuned_model"] if finetuned else None
+        # queries go through the model the index was embedded with, whatever $IBERT_EMBED_MODEL says now
+        self.model_path = manifest["finetuned_model"] if finetuned else manifest.get("embed_model")
         self.row = {c.id: i for i, c in enumerate(self.chunks)}
         self.is_symbol = np.asarray([c.kind in SYMBOL_KINDS for c in self.chunks])
         self._masks: dict[tuple[str, ...], np.ndarray] = {}

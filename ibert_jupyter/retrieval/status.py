@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ibert_jupyter.retrieval import paths
-from ibert_jupyter.retrieval.build import is_outdated, read_manifest
+from ibert_jupyter.retrieval.build import outdated_reason, read_manifest
 
 
 def index_status() -> dict:
@@ -18,15 +18,19 @@ def index_status() -> dict:
         return {"status": "missing", "ibis_version": version, "path": str(index_dir),
                 "hint": "run `ibert index` to build it", "stale_indexes": others}
     graph_ok = manifest.get("graph_source") != "ast"
-    outdated = is_outdated(manifest)
+    try:
+        reason = outdated_reason(manifest)
+    except ValueError as exc:  # a bad $IBERT_EMBED_MODEL: the index still answers with the model it was built with
+        reason = str(exc)
     return {
-        "status": "outdated" if outdated else "ready" if graph_ok else "degraded",
-        **({"hint": "built by an older iBERT; run `ibert index` to rebuild it"} if outdated else {}),
+        "status": "outdated" if reason else "ready" if graph_ok else "degraded",
+        **({"hint": f"{reason}; run `ibert index` to rebuild it"} if reason else {}),
         "ibis_version": version,
         "path": str(index_dir),
         "chunks": manifest.get("chunks"),
         "graph": manifest.get("graph_source"),
         "graph_note": manifest.get("graph_note") or None,
+        "embed_model": manifest.get("embed_model") or "all-MiniLM-L6-v2 (bundled)",
         "finetuned": bool(manifest.get("finetuned_model")),
         "qdrant": manifest.get("qdrant"),
         "built_at": manifest.get("built_at"),

@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 
 from ibert_jupyter.retrieval.corpus import Chunk
-from ibert_jupyter.retrieval.dense import DIMENSION
 
 COLLECTION = "ibis_symbols"
 DENSE, DENSE_FT, SPARSE = "dense", "dense_ft", "bm25"
@@ -54,9 +53,9 @@ def write_collection(
 
     if not (len(chunks) == len(dense) == len(sparse)) or (dense_ft is not None and len(dense_ft) != len(chunks)):
         raise ValueError("chunks and vectors differ in length")
-    vectors_config = {DENSE: models.VectorParams(size=DIMENSION, distance=models.Distance.COSINE)}
+    vectors_config = {DENSE: models.VectorParams(size=int(dense.shape[1]), distance=models.Distance.COSINE)}
     if dense_ft is not None:
-        vectors_config[DENSE_FT] = models.VectorParams(size=DIMENSION, distance=models.Distance.COSINE)
+        vectors_config[DENSE_FT] = models.VectorParams(size=int(dense_ft.shape[1]), distance=models.Distance.COSINE)
     if client.collection_exists(name):
         client.delete_collection(name)
     client.create_collection(name, vectors_config=vectors_config,

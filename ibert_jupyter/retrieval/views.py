@@ -112,7 +112,7 @@ class ViewIndex:
                 owner.append(row)
                 kind.append(KINDS.index(k))
                 texts.append(text)
-        vectors = encode(texts, model_path, batch_size=128, progress=progress) if texts else np.zeros((0, 384))
+        vectors = encode(texts or [""], model_path, batch_size=128, progress=progress)[:len(texts)]
         return cls(np.asarray(vectors, np.float32), np.asarray(owner, np.int32), np.asarray(kind, np.int8),
                    np.asarray(texts, dtype=str), len(chunks))
 
