@@ -95,6 +95,9 @@ class Retriever:
         self.dense = arrays.dense_ft if finetuned else arrays.dense
         # queries go through the model the index was embedded with, whatever $IBERT_EMBED_MODEL says now
         self.model_path = manifest["finetuned_model"] if finetuned else manifest.get("embed_model")
+        if self.model_path and not (Path(self.model_path) / "modules.json").exists():
+            raise IndexUnavailable(f"the index was embedded with {self.model_path}, which is no longer there; "
+                                   "put the model back or rebuild with `ibert index --force`")
         self.row = {c.id: i for i, c in enumerate(self.chunks)}
         self.is_symbol = np.asarray([c.kind in SYMBOL_KINDS for c in self.chunks])
         self._masks: dict[tuple[str, ...], np.ndarray] = {}

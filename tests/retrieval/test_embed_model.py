@@ -90,3 +90,18 @@ def test_index_is_embedded_and_queried_with_the_configured_model(monkeypatch, tm
     monkeypatch.delenv(MODEL_ENV)
     assert "bundled all-MiniLM-L6-v2" in outdated_reason(manifest)
     assert Retriever(index_dir).embed("upper case").shape == (TINY_DIM,)
+
+
+def test_an_index_whose_model_is_gone_says_so(monkeypatch, tmp_path, tiny_model, data_dir):
+    from ibert_jupyter.retrieval.build import build_index
+    from ibert_jupyter.retrieval.errors import IndexUnavailable
+    from ibert_jupyter.retrieval.retriever import Retriever
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model, model)
+    monkeypatch.setenv(MODEL_ENV, str(model))
+    index_dir = tmp_path / "index"
+    build_index(patterns=("expr/types/maps.py",), examples=False, graph="ast", index_dir=index_dir, progress=False)
+    shutil.rmtree(model)
+    with pytest.raises(IndexUnavailable, match=r"embedded with .*model, which is no longer there.*ibert index --force"):
+        Retriever(index_dir)
