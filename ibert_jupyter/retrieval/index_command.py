@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         configured_model()  # a bad $IBERT_EMBED_MODEL is named before anything is built
         reason = outdated_reason(manifest) if manifest is not None else None
-    except ValueError as exc:  # a bad $IBERT_EMBED_MODEL
+    except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if reason is not None:

@@ -17,6 +17,7 @@ At query time only onnxruntime and tokenizers are needed, not torch.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import shutil
 import sys
@@ -98,7 +99,8 @@ def export(model_path: Path, out_dir: Path) -> None:
 
     # trace with a padded batch of two, so the graph keeps the attention-mask path
     sample = st.tokenizer(["a query", "a somewhat longer example query"], padding=True, return_tensors="pt")
-    names = [n for n in INPUTS if n in sample]  # BERT takes token types; MPNet, RoBERTa... do not
+    accepted = inspect.signature(modules[0].auto_model.forward).parameters
+    names = [n for n in INPUTS if n in sample and n in accepted]  # BERT takes token types; MPNet does not
 
     class Embedder(torch.nn.Module):
         def __init__(self, encoder):
