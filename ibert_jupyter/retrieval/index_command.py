@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ibert_jupyter.retrieval.build import build_index
     from ibert_jupyter.retrieval.corpus import PUBLIC_MODULES
-    from ibert_jupyter.retrieval.dense import configured_model
+    from ibert_jupyter.retrieval.dense import configured_model, is_model_dir
 
     version = paths.ibis_version()
     manifest = read_manifest(paths.index_dir(version))
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({"rebuilt": False, **manifest}))
         return 0
-    if args.finetuned is not None and not (args.finetuned / "modules.json").exists():
+    if args.finetuned is not None and not is_model_dir(args.finetuned):
         print(f"error: {args.finetuned} is not a sentence-transformers model folder", file=sys.stderr)
         return 2
     report = build_index(

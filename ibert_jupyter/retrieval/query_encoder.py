@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ibert_jupyter.retrieval import paths
+from ibert_jupyter.retrieval.dense import is_model_dir
 
 FORMAT_VERSION = 1  # bump when the exported graph or its sidecar files change
 OPSET = 17
@@ -44,7 +45,7 @@ class UnsupportedModel(ValueError):
 def cache_key(model_path: Path) -> str:
     """Digest of the model folder's file names, sizes and modification times (cheap; a re-save changes it)."""
     model_path = model_path.resolve()
-    if not (model_path / "modules.json").exists():
+    if not is_model_dir(model_path):
         raise FileNotFoundError(f"no sentence-transformers model at {model_path}")
     files = sorted(p for p in model_path.rglob("*") if p.is_file())
     stats = [(str(p.relative_to(model_path)), p.stat().st_size, p.stat().st_mtime_ns) for p in files]
@@ -146,7 +147,7 @@ def prune(root: Path) -> list[Path]:
     for folder in sorted(root.glob("query-encoder-*")) if root.is_dir() else []:
         try:
             source = Path(json.loads((folder / SETTINGS).read_text(encoding="utf-8"))["source"])
-            stale = not (source / "modules.json").exists() or folder.name != f"query-encoder-{cache_key(source)}"
+            stale = not is_model_dir(source) or folder.name != f"query-encoder-{cache_key(source)}"
         except (OSError, ValueError, KeyError):
             stale = True  # no readable settings: an interrupted export
         if stale:

@@ -21,6 +21,7 @@ import numpy as np
 from ibert_jupyter.retrieval import paths
 from ibert_jupyter.retrieval.build import read_manifest
 from ibert_jupyter.retrieval.corpus import SYMBOL_KINDS, Chunk
+from ibert_jupyter.retrieval.dense import is_model_dir
 from ibert_jupyter.retrieval.errors import IndexUnavailable
 from ibert_jupyter.retrieval.graph import SymbolGraph
 from ibert_jupyter.retrieval.ranking import (WEIGHTS, WEIGHTS_NO_VIEWS, ChunkFeatures, candidates, features, fused_scores,
@@ -95,7 +96,7 @@ class Retriever:
         self.dense = arrays.dense_ft if finetuned else arrays.dense
         # queries go through the model the index was embedded with, whatever $IBERT_EMBED_MODEL says now
         self.model_path = manifest["finetuned_model"] if finetuned else manifest.get("embed_model")
-        if self.model_path and not (Path(self.model_path) / "modules.json").exists():
+        if self.model_path and not is_model_dir(self.model_path):
             raise IndexUnavailable(f"the index was embedded with {self.model_path}, which is no longer there; "
                                    "put the model back or rebuild with `ibert index --force`")
         self.row = {c.id: i for i, c in enumerate(self.chunks)}
