@@ -103,7 +103,7 @@ class ViewIndex:
               sql: dict[str, tuple[str, list[str]]] | None = None,
               peers: dict[str, list[str]] | None = None) -> "ViewIndex":
         """``sql``: ``sql_functions.symbol_functions`` output; ``peers``: ``peer_docs.peer_descriptions``."""
-        from ibert_jupyter.retrieval.dense import encode
+        from ibert_jupyter.retrieval.dense import encode, load_encoder
 
         sql, peers = sql or {}, peers or {}
         owner, kind, texts = [], [], []
@@ -112,7 +112,8 @@ class ViewIndex:
                 owner.append(row)
                 kind.append(KINDS.index(k))
                 texts.append(text)
-        vectors = encode(texts or [""], model_path, batch_size=128, progress=progress)[:len(texts)]
+        vectors = encode(texts, model_path, batch_size=128, progress=progress) if texts \
+            else np.zeros((0, load_encoder(model_path).get_embedding_dimension()))
         return cls(np.asarray(vectors, np.float32), np.asarray(owner, np.int32), np.asarray(kind, np.int8),
                    np.asarray(texts, dtype=str), len(chunks))
 

@@ -76,6 +76,15 @@ def test_view_index_round_trips(tmp_path):
     assert np.allclose(again.kind_scores(q), index.kind_scores(q), atol=1e-3) and again.n_chunks == 3
 
 
+def test_chunks_without_views_give_an_empty_index_of_the_model_width():
+    from ibert_jupyter.retrieval.dense import DIMENSION
+
+    example = _chunk(id="tpch.q01", kind="example", name="q01", public_name="tpch.q01")
+    index = ViewIndex.build([example])
+    assert index.vectors.shape == (0, DIMENSION) and index.n_chunks == 1
+    assert index.kind_scores(np.ones(DIMENSION, np.float32) / DIMENSION ** 0.5).max() == -1.0
+
+
 def test_view_features_are_zero_without_views_and_weights_cover_them():
     from scipy.sparse import csc_matrix
 
