@@ -100,6 +100,7 @@ def test_an_index_whose_model_is_gone_says_so(monkeypatch, tmp_path, tiny_model,
     model = tmp_path / "model"
     shutil.copytree(tiny_model, model)
     monkeypatch.setenv(MODEL_ENV, str(model))
+    monkeypatch.setenv("IBERT_DATA_DIR", str(tmp_path / "data"))  # its query-encoder export goes stale with it
     index_dir = tmp_path / "index"
     build_index(patterns=("expr/types/maps.py",), examples=False, graph="ast", index_dir=index_dir, progress=False)
     shutil.rmtree(model)
