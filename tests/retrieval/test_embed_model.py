@@ -12,32 +12,20 @@ import shutil
 import numpy as np
 import pytest
 
-from ibert_jupyter.retrieval.dense import MODEL_ENV, base_model_path, configured_model
+from ibert_jupyter.retrieval.dense import MODEL_ENV, configured_model
 
 TINY_DIM = 32
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
+def tiny_model(tmp_path_factory, tiny_sentence_model):
     import torch
-    from sentence_transformers import SentenceTransformer
-    from sentence_transformers.models import Normalize, Pooling, Transformer
     from transformers import BertConfig, BertModel
 
-    root = tmp_path_factory.mktemp("tiny-embedder")
-    bert_dir = root / "bert"
-    bert_dir.mkdir()
-    for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
-        if (base_model_path() / name).exists():
-            shutil.copy(base_model_path() / name, bert_dir / name)
     torch.manual_seed(0)
     config = BertConfig(vocab_size=30522, hidden_size=TINY_DIM, num_hidden_layers=1, num_attention_heads=2,
                         intermediate_size=64, max_position_embeddings=512)
-    BertModel(config).save_pretrained(bert_dir)
-    transformer = Transformer(str(bert_dir), max_seq_length=128)
-    model_dir = root / "st"
-    SentenceTransformer(modules=[transformer, Pooling(TINY_DIM, "mean"), Normalize()], device="cpu").save(str(model_dir))
-    return model_dir
+    return tiny_sentence_model(tmp_path_factory.mktemp("tiny-embedder"), BertModel(config))
 
 
 def test_unset_means_the_bundled_model(monkeypatch):

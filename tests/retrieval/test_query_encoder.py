@@ -163,30 +163,16 @@ def test_bad_settings_and_inputs_are_named(data_dir, monkeypatch, tmp_path):
         query_encoder.OnnxQueryEncoder(query_encoder.prepare(), precision="int4")
 
 
-def test_a_model_without_token_types_exports_too(data_dir, tmp_path):
+def test_a_model_without_token_types_exports_too(data_dir, tmp_path, tiny_sentence_model):
     """MPNet (all-mpnet-base-v2's architecture) and its tokenizer have no token types; a tiny random
     one, built here from a config with the bundled vocabulary, exports and matches its reference."""
-    import shutil
-
     import torch
-    from sentence_transformers import SentenceTransformer
-    from sentence_transformers.models import Normalize, Pooling, Transformer
     from transformers import MPNetConfig, MPNetModel
 
-    mpnet_dir = tmp_path / "mpnet"
-    mpnet_dir.mkdir()
-    for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
-        if (dense.base_model_path() / name).exists():
-            shutil.copy(dense.base_model_path() / name, mpnet_dir / name)
-    config_file = mpnet_dir / "tokenizer_config.json"  # MPNet's tokenizers emit no token types either
-    config_file.write_text(json.dumps({**json.loads(config_file.read_text()),
-                                       "model_input_names": ["input_ids", "attention_mask"]}))
     torch.manual_seed(0)
-    MPNetModel(MPNetConfig(vocab_size=30527, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                           intermediate_size=64)).save_pretrained(mpnet_dir)
-    path = str(tmp_path / "st")
-    SentenceTransformer(modules=[Transformer(str(mpnet_dir), max_seq_length=64), Pooling(32, "mean"), Normalize()],
-                        device="cpu").save(path)
+    mpnet = MPNetModel(MPNetConfig(vocab_size=30527, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                   intermediate_size=64))
+    path = str(tiny_sentence_model(tmp_path, mpnet, token_types=False, max_seq_length=64))
     texts = ["join two tables", "the mode of a column, the value that appears most often"]
     got = fast(texts, path, "fp32")
     assert got.shape == (2, 32)
