@@ -21,7 +21,8 @@ from ibert_jupyter.retrieval.graph import SymbolGraph, build_graph
 from ibert_jupyter.retrieval.sparse import BM25Encoder
 
 MANIFEST = "manifest.json"
-FORMAT_VERSION = 3  # 2: SQL-function and peer-method views; 3: overload stubs skipped, docstring sections not prose
+FORMAT_VERSION = 4  # 2: SQL-function and peer-method views; 3: overload stubs skipped, docstring sections not
+# prose; 4: glossary (alias) views
 GRAPH_CACHE_VERSION = 1  # the cached solidlsp output outlives index format changes that do not touch it
 
 
@@ -48,11 +49,15 @@ def read_manifest(index_dir: Path) -> dict | None:
 
 
 def outdated_reason(manifest: dict) -> str | None:
-    """Why an index must be rebuilt (an older iBERT wrote it, or another embedder is configured); None if current."""
+    """Why an index must be rebuilt (an older iBERT wrote it, another embedder is configured, the glossary
+    changed); None if current."""
+    from ibert_jupyter.retrieval import aliases
     from ibert_jupyter.retrieval.dense import MODEL_ENV, configured_model
 
     if manifest.get("format") != FORMAT_VERSION:
         return f"it has index format {manifest.get('format')}, this iBERT writes {FORMAT_VERSION}"
+    if manifest.get("aliases") != aliases.fingerprint():
+        return "the glossary of aliases (retrieval/data/aliases.json) changed since it was built"
     built, wanted = manifest.get("embed_model"), configured_model()
     if built != wanted:
         return (f"it was embedded with {built or 'the bundled all-MiniLM-L6-v2'}, "
@@ -120,11 +125,14 @@ def build_index(
     from ibert_jupyter.retrieval.views import FILE as VIEWS_FILE
     from ibert_jupyter.retrieval.views import ViewIndex
 
+    from ibert_jupyter.retrieval import aliases
     from ibert_jupyter.retrieval.peer_docs import peer_descriptions
     from ibert_jupyter.retrieval.sql_functions import symbol_functions
 
     sql = symbol_functions(chunks, paths.ibis_source_dir())
-    views = ViewIndex.build(chunks, model, progress=progress, sql=sql, peers=peer_descriptions(chunks))  # not fine-tuned
+    glossary = aliases.symbol_aliases([c.id for c in chunks], aliases.load())
+    views = ViewIndex.build(chunks, model, progress=progress, sql=sql, peers=peer_descriptions(chunks),
+                            aliases=glossary)  # not fine-tuned
     t = lap("views", t)
     # export the ONNX query encoder now, so the first query after a build is fast
     from ibert_jupyter.retrieval import query_encoder
@@ -167,6 +175,8 @@ def build_index(
         "graph_note": symbol_graph.note,
         "graph_edges": len(symbol_graph.edges),
         "embed_model": model,
+        "aliases": aliases.fingerprint(),
+        "aliased_symbols": len(glossary),
         "finetuned_model": str(finetuned_model) if finetuned_model else None,
         "qdrant": {"url": url, "path": None if url else str(qdrant_path), "collection": name},
         "build_seconds": seconds,

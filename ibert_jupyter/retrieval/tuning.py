@@ -92,7 +92,8 @@ def returns_queries(chunks: list[Chunk], exclude: list[str], seed: int = 1) -> l
     return section_queries(chunks, exclude, "Returns", 1, seed)
 
 
-OUTSIDE_KINDS = tuple(OUTSIDE_SOURCES)  # the views other packages' authors wrote: "sql", "peer"
+# the views other packages' authors wrote: "sql", "peer"; the glossary is ours and stays visible to every query
+OUTSIDE_KINDS = tuple(k for k in OUTSIDE_SOURCES if k != "alias")
 _OUTSIDE_ROWS = [KINDS.index(k) for k in OUTSIDE_KINDS]  # their rows in ViewIndex.kind_scores
 
 

@@ -13,7 +13,8 @@ Views are embedded one by one at index build:
 - ``sql``: DuckDB's description of the SQL function the symbol compiles to
   (``sql_functions.py``): the same operation in another author's words,
 - ``peer``: how pandas, DuckDB's relational API and pyarrow.compute describe the method of the same name
-  (``peer_docs.py``).
+  (``peer_docs.py``),
+- ``alias``: what users of SQL, pandas, dplyr or Spark call the operation (``aliases.py``).
 
 At query time one matmul over the view matrix gives, per chunk, its best view similarity of
 each kind (``ViewIndex.kind_scores``); ``ranking.features`` turns them into ranker features.
@@ -32,12 +33,13 @@ from ibert_jupyter.retrieval.corpus import SYMBOL_KINDS, Chunk
 from ibert_jupyter.retrieval.docstrings import body, clean, described, flat, sections, sentences
 
 FILE = "views.npz"
-KINDS = ("name", "summary", "body", "param", "sql", "peer")
+KINDS = ("name", "summary", "body", "param", "sql", "peer", "alias")
 BODY_SENTENCES = 3
 PARAMS = 3
 SQL_DESCRIPTIONS = 3
-# views written by other packages' authors, and how a search hit names them when they matched
-OUTSIDE_SOURCES = {"sql": "DuckDB's SQL function", "peer": "pandas/DuckDB/Arrow function of the same name"}
+# views not written by Ibis's authors, and how a search hit names them when they matched
+OUTSIDE_SOURCES = {"sql": "DuckDB's SQL function", "peer": "pandas/DuckDB/Arrow function of the same name",
+                   "alias": "iBERT's glossary"}
 
 
 def humanise(public_name: str) -> str:
@@ -50,10 +52,12 @@ def humanise(public_name: str) -> str:
     return flat(" ".join(words))
 
 
-def symbol_views(chunk: Chunk, sql: list[str] = (), peers: list[str] = ()) -> list[tuple[str, str]]:
+def symbol_views(chunk: Chunk, sql: list[str] = (), peers: list[str] = (),
+                 aliases: list[str] = ()) -> list[tuple[str, str]]:
     """(kind, text) views of a symbol chunk; none for example programs.
 
-    ``sql``: its SQL function's descriptions; ``peers``: its peer methods' descriptions.
+    ``sql``: its SQL function's descriptions; ``peers``: its peer methods' descriptions;
+    ``aliases``: its glossary phrases.
     """
     if chunk.kind not in SYMBOL_KINDS:
         return []
@@ -66,6 +70,7 @@ def symbol_views(chunk: Chunk, sql: list[str] = (), peers: list[str] = ()) -> li
         views += [("param", p) for p in params if len(p) >= 12]
     views += [("sql", clean(d)) for d in sql[:SQL_DESCRIPTIONS]]
     views += [("peer", clean(d)) for d in peers]
+    views += [("alias", flat(a)) for a in aliases]
     seen, out = set(), []
     for kind, text in views:
         if text and (kind, text) not in seen:
@@ -101,14 +106,16 @@ class ViewIndex:
     @classmethod
     def build(cls, chunks: list[Chunk], model_path: str | None = None, *, progress: bool = False,
               sql: dict[str, tuple[str, list[str]]] | None = None,
-              peers: dict[str, list[str]] | None = None) -> "ViewIndex":
-        """``sql``: ``sql_functions.symbol_functions`` output; ``peers``: ``peer_docs.peer_descriptions``."""
+              peers: dict[str, list[str]] | None = None,
+              aliases: dict[str, list[str]] | None = None) -> "ViewIndex":
+        """``sql``: ``sql_functions.symbol_functions`` output; ``peers``: ``peer_docs.peer_descriptions``;
+        ``aliases``: ``aliases.symbol_aliases``."""
         from ibert_jupyter.retrieval.dense import encode, load_encoder
 
-        sql, peers = sql or {}, peers or {}
+        sql, peers, aliases = sql or {}, peers or {}, aliases or {}
         owner, kind, texts = [], [], []
         for row, c in enumerate(chunks):
-            for k, text in symbol_views(c, sql.get(c.id, ("", []))[1], peers.get(c.id, [])):
+            for k, text in symbol_views(c, sql.get(c.id, ("", []))[1], peers.get(c.id, []), aliases.get(c.id, [])):
                 owner.append(row)
                 kind.append(KINDS.index(k))
                 texts.append(text)

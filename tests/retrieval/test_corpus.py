@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from ibert_jupyter.evaluation.bench_retrieval import default_queries_path, load_queries, metrics
-from ibert_jupyter.retrieval.corpus import PUBLIC_MODULES, build_corpus, public_module_files
+from ibert_jupyter.evaluation.bench_retrieval import default_queries_path, heldout_queries_path, load_queries, metrics
+from ibert_jupyter.retrieval.corpus import build_corpus, public_module_files
 
 
 @pytest.fixture(scope="module")
@@ -57,12 +57,22 @@ def test_public_module_files_reject_bad_patterns(tmp_path):
         public_module_files(tmp_path, ("nothing/*.py",))
 
 
-def test_labeled_queries_are_many_unique_and_point_at_real_symbols(corpus):
-    queries = load_queries(default_queries_path())
-    assert len(queries) >= 100
+@pytest.mark.parametrize("path, least", [(default_queries_path(), 100), (heldout_queries_path(), 90)],
+                         ids=["labeled", "heldout"])
+def test_labeled_queries_are_many_unique_and_point_at_real_symbols(corpus, path, least):
+    queries = load_queries(path)
+    assert len(queries) >= least
     assert len({q["query"].lower() for q in queries}) == len(queries)
     missing = [r for q in queries for r in q["relevant"] if r not in corpus]
     assert missing == []
+
+
+def test_the_held_out_set_asks_none_of_the_labeled_questions():
+    from ibert_jupyter.retrieval.finetune import _similar
+
+    labeled = [q["query"] for q in load_queries(default_queries_path())]
+    held_out = [q["query"] for q in load_queries(heldout_queries_path())]
+    assert [(h, q) for h in held_out for q in labeled if _similar(h, q)] == []
 
 
 def test_load_queries_names_the_bad_line(tmp_path):

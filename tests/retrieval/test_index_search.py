@@ -93,6 +93,15 @@ def test_an_index_of_an_older_format_is_reported_outdated(small_index, monkeypat
     assert status["status"] == "outdated" and "ibert index" in status["hint"]
 
 
+def test_an_index_built_with_another_glossary_is_reported_outdated(small_index, monkeypatch):
+    from ibert_jupyter.retrieval.build import outdated_reason
+
+    manifest = json.loads((Path(small_index.index_dir) / "manifest.json").read_text())
+    assert outdated_reason(manifest) is None and manifest["aliased_symbols"] > 20
+    reason = outdated_reason({**manifest, "aliases": "0123456789ab"})
+    assert reason and "aliases.json" in reason
+
+
 def test_index_command_skips_an_up_to_date_index(small_index, capsys):
     from ibert_jupyter.cli import main
 
@@ -128,27 +137,18 @@ def test_outside_dev_queries_leave_every_symbols_sql_and_peer_views_out(small_in
     prepared = prepare(retriever, [lower])[0]
     assert (prepared["views"][[KINDS.index(k) for k in OUTSIDE_KINDS]] == -1).all()
     assert (prepared["bm25"] == retriever.bm25_scores(lower["query"])).all()  # nothing to hold out of BM25
+    alias = KINDS.index("alias")  # the glossary is ours, not another author's: it stays visible
+    assert "alias" not in OUTSIDE_KINDS and (prepared["views"][alias] > -1).any()
+    assert not any(it["query"] in set(retriever.views.texts[retriever.views.kind == alias]) for it in items)
 
 
-def test_search_command_prints_ranked_symbols_or_json(small_index, capsys):
-    from ibert_jupyter.cli import main
+def test_the_index_holds_every_glossary_phrase_of_its_symbols(small_index):
+    from ibert_jupyter.retrieval import aliases
+    from ibert_jupyter.retrieval.views import KINDS
 
-    assert main(["search", "-k", "3", "remove", "duplicate", "rows"]) == 0
-    out = capsys.readouterr().out
-    assert out.startswith("1. ") and "Table.distinct" in out and "relations.py:" in out
-    assert main(["search", "--json", "--mode", "bm25", "-k", "2", "rename columns"]) == 0
-    body = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert body["query"] == "rename columns" and body["mode"] == "bm25" and len(body["hits"]) == 2
-    assert body["hits"][0]["url"].startswith("file://")
-
-
-def test_search_command_names_bad_input_and_a_missing_index(small_index, capsys, monkeypatch):
-    from ibert_jupyter.cli import main
-
-    assert main(["search", "-k", "0", "filter rows"]) == 2
-    assert "-k must be at least 1" in capsys.readouterr().err
-    assert main(["search", "  "]) == 2
-    assert "empty" in capsys.readouterr().err
-    monkeypatch.setattr(paths, "ibis_version", lambda: "0.0.missing")
-    assert main(["search", "filter rows"]) == 1
-    assert "ibert index" in capsys.readouterr().err
+    retriever = Retriever()
+    alias = retriever.views.kind == KINDS.index("alias")
+    indexed = {(retriever.chunks[int(o)].id, str(t)) for o, t in zip(retriever.views.owner[alias],
+                                                                     retriever.views.texts[alias])}
+    wanted = {(name, p) for name, phrases in aliases.load().items() if name in retriever.row for p in phrases}
+    assert wanted and indexed == wanted

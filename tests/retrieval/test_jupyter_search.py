@@ -35,13 +35,21 @@ def test_magic_shows_ranked_symbols_with_links(small_index, shell):
 
 
 def test_magic_says_when_another_packages_words_found_a_symbol(small_index, shell):
-    # pandas describes DataFrame.select as "Select a subset of columns"; Ibis's own summary does not
-    view = shell.run_line_magic("ibert_search", "-k 10 pick a subset of columns")
-    select = next(h for h in view.hits if h.public_name == "Table.select")
-    assert select.matched.startswith("pandas/DuckDB/Arrow function of the same name: Select a subset of columns")
+    # pandas describes DataFrame.head as "Return the first n rows"; Ibis's own summary does not
+    view = shell.run_line_magic("ibert_search", "-k 10 keep the first rows")
+    head = next(h for h in view.hits if h.public_name == "Table.head")
+    assert head.matched.startswith("pandas/DuckDB/Arrow function of the same name: Return the first n rows")
     assert "matched pandas/DuckDB/Arrow" in repr(view) and "matched pandas/DuckDB/Arrow" in view._repr_html_()
     assert any(not h.matched for h in view.hits)  # own words matched these
-    assert all(h.matched.startswith(("pandas/DuckDB/Arrow", "DuckDB's SQL function")) for h in view.hits if h.matched)
+    assert all(h.matched.startswith(("pandas/DuckDB/Arrow", "DuckDB's SQL function", "iBERT's glossary")) for h in view.hits if h.matched)
+
+
+def test_magic_says_when_the_glossary_found_a_symbol(small_index, shell):
+    # no Ibis docstring says "concatenate" for a union; the glossary lists the phrase for Table.union
+    view = shell.run_line_magic("ibert_search", "-k 5 concatenate tables vertically")
+    union = next(h for h in view.hits if h.public_name == "Table.union")
+    assert union.matched == "iBERT's glossary: concatenate tables vertically"
+    assert "matched iBERT's glossary: concatenate tables vertically" in repr(view)
 
 
 def test_magic_reports_a_missing_index(small_index, shell, monkeypatch):
