@@ -30,10 +30,13 @@ class AliasFileError(ValueError):
     """The glossary is not a JSON object of symbol name -> list of short phrases."""
 
 
-def load(path: Path = FILE) -> dict[str, list[str]]:
-    """The glossary, checked: every value a list of non-empty phrases of at most ``MAX_WORDS`` words."""
+def load(path: Path | None = None) -> dict[str, list[str]]:
+    """The glossary (default: the shipped one), checked: every value a list of 1 to ``MAX_WORDS``-word phrases."""
+    path = path or FILE
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise AliasFileError(f"cannot read the glossary {path}: {exc.strerror or exc}") from exc
     except json.JSONDecodeError as exc:
         raise AliasFileError(f"{path}: not valid JSON ({exc})") from exc
     if not isinstance(data, dict):
@@ -47,8 +50,11 @@ def load(path: Path = FILE) -> dict[str, list[str]]:
     return data
 
 
-def fingerprint(path: Path = FILE) -> str:
-    """Short hash of the glossary, recorded in the manifest so that an edited glossary rebuilds the index."""
+def fingerprint(path: Path | None = None) -> str:
+    """Short hash of the glossary (checked: ``load``), recorded in the manifest so that an edited glossary
+    rebuilds the index."""
+    path = path or FILE
+    load(path)
     return hashlib.sha1(Path(path).read_bytes()).hexdigest()[:12]
 
 

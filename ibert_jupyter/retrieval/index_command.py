@@ -25,6 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ibert_jupyter.retrieval import aliases
     from ibert_jupyter.retrieval.build import build_index
     from ibert_jupyter.retrieval.corpus import PUBLIC_MODULES
     from ibert_jupyter.retrieval.dense import configured_model, is_model_dir
@@ -32,7 +33,8 @@ def run(args: argparse.Namespace) -> int:
     version = paths.ibis_version()
     manifest = read_manifest(paths.index_dir(version))
     try:
-        configured_model()  # a bad $IBERT_EMBED_MODEL is named before anything is built
+        configured_model()  # a bad $IBERT_EMBED_MODEL or glossary is named before anything is built
+        aliases.load()
         reason = outdated_reason(manifest) if manifest is not None else None
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

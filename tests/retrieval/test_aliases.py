@@ -35,6 +35,26 @@ def test_the_shipped_glossary_names_only_symbols_of_the_installed_ibis():
     assert aliases.symbol_aliases(sorted(ids), glossary) == {k: [p.strip() for p in v] for k, v in glossary.items()}
 
 
+def test_a_missing_glossary_is_named(tmp_path):
+    with pytest.raises(aliases.AliasFileError, match="cannot read the glossary"):
+        aliases.fingerprint(tmp_path / "gone.json")
+
+
+def test_a_broken_glossary_stops_ibert_index_with_one_line(tmp_path, monkeypatch, capsys):
+    from ibert_jupyter.cli import main
+
+    broken = tmp_path / "aliases.json"
+    broken.write_text('{"ibis.expr.api.union": "stack rows"}')
+    monkeypatch.setattr(aliases, "FILE", broken)
+    monkeypatch.setenv("IBERT_DATA_DIR", str(tmp_path / "data"))  # no index yet: nothing but the glossary to check
+    built = []
+    monkeypatch.setattr("ibert_jupyter.retrieval.build.build_index", lambda **kw: built.append(kw))
+    assert main(["index"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "non-empty list" in err and "Traceback" not in err
+    assert built == []
+
+
 def test_no_glossary_phrase_resembles_a_benchmark_question():
     """Same rule as the fine-tuning pairs: token Jaccard >= 0.6 to any labeled question is left out."""
     from ibert_jupyter.evaluation.bench_retrieval import default_queries_path, heldout_queries_path, load_queries
