@@ -7,7 +7,9 @@ Pairs (anchor → positive) come from the corpus only:
 * paraphrase ↔ symbol: DuckDB's description of the SQL function it compiles to and pandas',
   DuckDB's and Arrow's description of the same-named method (``sql_functions.py``, ``peer_docs.py``) ↔
   ``name(signature)``: other authors' words for the operation, as users' questions are.
-  They are few (about 310 against 2,200), so each is seen ``PARAPHRASE_REPEATS`` times.
+  They are few (about 310 against 2,200), so each is seen ``PARAPHRASE_REPEATS`` times;
+* alias ↔ symbol: each phrase of the glossary (``aliases.py``: what SQL, pandas or dplyr users
+  call the operation) ↔ ``name(signature)``, once.
 Anchors that resemble any labeled benchmark query are dropped, so the evaluation queries are
 never training data. Loss: sentence-transformers' MultipleNegativesRankingLoss (in-batch
 negatives), a short CPU run.
@@ -30,7 +32,7 @@ from ibert_jupyter.retrieval.sparse import tokenize
 class Pair:
     anchor: str
     positive: str
-    source: str  # signature_doc | doc_line | example | paraphrase
+    source: str  # signature_doc | doc_line | example | paraphrase | alias
 
 
 PARAPHRASE_REPEATS = 3
@@ -61,15 +63,20 @@ def _target(c: Chunk) -> str:
 
 def mine_pairs(chunks: list[Chunk], exclude_queries: list[str] = (), *, seed: int = 0,
                paraphrase: bool = True) -> list[Pair]:
-    """Training pairs from docstrings, signatures, doctest examples and (``paraphrase``) other packages' docs.
+    """Training pairs from docstrings, signatures, doctest examples and (``paraphrase``) other packages' docs
+    and the glossary.
 
     None resembles an excluded query.
     """
     pairs: list[Pair] = []
     if paraphrase:
+        from ibert_jupyter.retrieval import aliases
+
         by_id = {c.id: c for c in chunks}
         for cid, texts in paraphrases(chunks).items():
             pairs += [Pair(t[:200], _target(by_id[cid]), "paraphrase") for t in texts] * PARAPHRASE_REPEATS
+        for cid, phrases in aliases.symbol_aliases(list(by_id), aliases.load()).items():
+            pairs += [Pair(phrase, _target(by_id[cid]), "alias") for phrase in phrases]
     for c in chunks:
         if c.kind not in SYMBOL_KINDS or not c.summary:
             continue

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ibert_jupyter.retrieval.corpus import build_corpus
-from ibert_jupyter.retrieval.finetune import mine_pairs, train
+from ibert_jupyter.retrieval.finetune import Pair, mine_pairs, train
 
 
 @pytest.fixture(scope="module")
@@ -15,11 +15,13 @@ def chunks():
 
 def test_mined_pairs_cover_all_sources_and_exclude_benchmark_queries(chunks):
     pairs = mine_pairs(chunks)
-    assert {p.source for p in pairs} == {"signature_doc", "doc_line", "example", "paraphrase"}
+    assert {p.source for p in pairs} == {"signature_doc", "doc_line", "example", "paraphrase", "alias"}
+    assert Pair("str.capitalize", next(p.positive for p in pairs if p.positive.startswith("StringValue.capitalize(")),
+                "alias") in pairs  # a glossary phrase
     # DuckDB's description of `lower` and pandas' of Series.str.lower, both to StringValue.lower
     lower = {p.anchor for p in pairs if p.source == "paraphrase" and p.positive.startswith("StringValue.lower(")}
     assert any("lower case" in a for a in lower) and any("lowercase" in a for a in lower)
-    assert "paraphrase" not in {p.source for p in mine_pairs(chunks, paraphrase=False)}
+    assert {"paraphrase", "alias"}.isdisjoint({p.source for p in mine_pairs(chunks, paraphrase=False)})
     assert any(p.positive.startswith("StringValue.re_replace(") for p in pairs)
     sentence = next(p.anchor for p in pairs if p.source == "doc_line")
     kept = mine_pairs(chunks, exclude_queries=[sentence])
