@@ -1,8 +1,8 @@
 """What users of SQL, pandas, dplyr, Spark and Excel call an Ibis operation: a curated glossary.
 
-Ibis's docstrings name an operation in Ibis's words (``Table.cross_join``: "Compute the cross
-join of a sequence of tables"); users arrive with their own ("cartesian product", "CROSS
-JOIN", "expand_grid"). The installed packages do not hold that vocabulary, so it ships as
+Ibis's docstrings name an operation in Ibis's words (``Table.union``: "Compute the multiset
+(or set) union of multiple table expressions"); users arrive with their own ("concatenate
+tables vertically", "bind_rows", "UNION ALL"). The installed packages do not hold that vocabulary, so it ships as
 data: ``data/aliases.json`` maps a symbol's qualified name to a few short phrases (553 symbols,
 about 2,000 phrases for Ibis 12.0). It was written from what each symbol does and how other
 tools name it, by an author who never saw the benchmark questions; then every phrase that

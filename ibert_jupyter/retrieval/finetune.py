@@ -10,8 +10,8 @@ Pairs (anchor → positive) come from the corpus only:
   They are few (about 310 against 2,200), so each is seen ``PARAPHRASE_REPEATS`` times;
 * alias ↔ symbol: each phrase of the glossary (``aliases.py``: what SQL, pandas or dplyr users
   call the operation) ↔ ``name(signature)``, once.
-Anchors that resemble any labeled benchmark query are dropped, so the evaluation queries are
-never training data. Loss: sentence-transformers' MultipleNegativesRankingLoss (in-batch
+Anchors that resemble a question of either benchmark set are dropped
+(``bench_retrieval.benchmark_questions``), so the evaluation queries are never training data. Loss: sentence-transformers' MultipleNegativesRankingLoss (in-batch
 negatives), a short CPU run.
 """
 
