@@ -163,7 +163,7 @@ class FixMagics(Magics):
     def _show(self, result):
         text = _plain_report(result)
         try:
-            import ipywidgets as widgets
+            import ipywidgets  # noqa: F401  (the panel needs it; without it, plain text)
             from IPython.display import display
         except ImportError:
             print(text)

@@ -16,7 +16,6 @@ from ibert_jupyter.sql.transpile.catalog import ibis_type
 from ibert_jupyter.sql.transpile.code import (
     PREC_ADD,
     PREC_AND,
-    PREC_ATOM,
     PREC_COMPARE,
     PREC_MUL,
     PREC_OR,
