@@ -32,6 +32,7 @@ def index_status() -> dict:
         "graph_note": manifest.get("graph_note") or None,
         "embed_model": manifest.get("embed_model") or "all-MiniLM-L6-v2 (bundled)",
         "finetuned": bool(manifest.get("finetuned_model")),
+        "glossary_symbols": manifest.get("aliased_symbols", 0),  # symbols with aliases (retrieval/aliases.py)
         "qdrant": manifest.get("qdrant"),
         "built_at": manifest.get("built_at"),
         "build_seconds": manifest.get("build_seconds"),

@@ -71,6 +71,7 @@ def test_status_reports_the_built_index_without_building(small_index):
     status = index_status()
     assert status["status"] == "degraded"  # AST graph, and status says so
     assert status["graph"] == "ast" and status["chunks"] == small_index.chunks
+    assert status["glossary_symbols"] > 20  # the glossary's symbols among the small index's modules
 
 
 def test_other_ibis_version_has_no_index(small_index, monkeypatch):
