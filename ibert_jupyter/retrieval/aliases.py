@@ -30,14 +30,18 @@ class AliasFileError(ValueError):
     """The glossary is not a JSON object of symbol name -> list of short phrases."""
 
 
-def load(path: Path | None = None) -> dict[str, list[str]]:
-    """The glossary (default: the shipped one), checked: every value a list of 1 to ``MAX_WORDS``-word phrases."""
+def read(path: Path | None = None) -> tuple[dict[str, list[str]], str]:
+    """(glossary, fingerprint) from one read of the file (default: the shipped one), so an index records
+    the hash of exactly the phrases it embedded. Checked: every value a list of 1 to ``MAX_WORDS``-word phrases;
+    the fingerprint is a short hash that the manifest keeps, so that an edited glossary rebuilds the index."""
     path = path or FILE
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        raw = Path(path).read_bytes()
     except OSError as exc:
         raise AliasFileError(f"cannot read the glossary {path}: {exc.strerror or exc}") from exc
-    except json.JSONDecodeError as exc:
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise AliasFileError(f"{path}: not valid JSON ({exc})") from exc
     if not isinstance(data, dict):
         raise AliasFileError(f"{path}: expected an object of symbol name -> phrases, got {type(data).__name__}")
@@ -47,15 +51,17 @@ def load(path: Path | None = None) -> dict[str, list[str]]:
         for phrase in phrases:
             if not isinstance(phrase, str) or not phrase.strip() or len(phrase.split()) > MAX_WORDS:
                 raise AliasFileError(f"{path}: {name}: {phrase!r} is not a phrase of 1 to {MAX_WORDS} words")
-    return data
+    return data, hashlib.sha1(raw).hexdigest()[:12]
+
+
+def load(path: Path | None = None) -> dict[str, list[str]]:
+    """The glossary, checked (``read``)."""
+    return read(path)[0]
 
 
 def fingerprint(path: Path | None = None) -> str:
-    """Short hash of the glossary (checked: ``load``), recorded in the manifest so that an edited glossary
-    rebuilds the index."""
-    path = path or FILE
-    load(path)
-    return hashlib.sha1(Path(path).read_bytes()).hexdigest()[:12]
+    """The glossary's hash, checked (``read``)."""
+    return read(path)[1]
 
 
 def symbol_aliases(chunk_ids: list[str], glossary: dict[str, list[str]]) -> dict[str, list[str]]:

@@ -130,7 +130,8 @@ def build_index(
     from ibert_jupyter.retrieval.sql_functions import symbol_functions
 
     sql = symbol_functions(chunks, paths.ibis_source_dir())
-    glossary = aliases.symbol_aliases([c.id for c in chunks], aliases.load())
+    phrases, glossary_hash = aliases.read()
+    glossary = aliases.symbol_aliases([c.id for c in chunks], phrases)
     views = ViewIndex.build(chunks, model, progress=progress, sql=sql, peers=peer_descriptions(chunks),
                             aliases=glossary)  # not fine-tuned
     t = lap("views", t)
@@ -175,7 +176,7 @@ def build_index(
         "graph_note": symbol_graph.note,
         "graph_edges": len(symbol_graph.edges),
         "embed_model": model,
-        "aliases": aliases.fingerprint(),
+        "aliases": glossary_hash,
         "aliased_symbols": len(glossary),
         "finetuned_model": str(finetuned_model) if finetuned_model else None,
         "qdrant": {"url": url, "path": None if url else str(qdrant_path), "collection": name},
