@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("ibert_jupyter.status_command", "show versions, model and index status"),
     "index": ("ibert_jupyter.retrieval.index_command", "build the retrieval index of the installed Ibis"),
     "search": ("ibert_jupyter.retrieval.search_command", "the installed Ibis's symbols that answer a question"),
+    "train": ("ibert_jupyter.training.train_command", "train iBERT's LoRA adapter: runs training_notebooks/train_adapter.ipynb with papermill"),
 }
 
 # `ibert bench NAME`: name -> (module, help)
@@ -27,6 +28,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "verify": ("ibert_jupyter.evaluation.bench_verify", "verifier latency on the TPC-H reference queries vs ibis alone"),
     "repair": ("ibert_jupyter.evaluation.bench_repair", "repair of errors injected into the TPC-H reference queries, fixes verified and result-compared"),
     "decode": ("ibert_jupyter.evaluation.bench_decode", "Devstral-shaped decode tok/s vs the memory-bandwidth bound (GPU)"),
+    "train": ("ibert_jupyter.evaluation.bench_train", "LoRA/QLoRA training tok/s, memory and max length vs transformers + peft (GPU)"),
 }
 
 

@@ -1,0 +1,40 @@
+"""Plain-text views of a run for the notebook (readable in a saved .ipynb without widgets)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+
+def read_metrics(path: str | Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def loss_table(path: str | Path, rows: int = 12) -> str:
+    """Train loss, lr and tok/s at ~``rows`` evenly spaced steps, plus every dev loss."""
+    metrics = read_metrics(path)
+    train = [m for m in metrics if "train/loss" in m]
+    dev = [m for m in metrics if "dev/loss" in m]
+    if not train:
+        return "no training steps logged"
+    stride = max(1, len(train) // rows)
+    picked = train[::stride] + ([train[-1]] if (len(train) - 1) % stride else [])
+    lines = [f"{'step':>6} {'loss':>8} {'lr':>10} {'tok/s':>9} {'peak GiB':>9}"]
+    for m in picked:
+        peak = m.get("train/gpu_peak_gib")
+        lines.append(f"{m['step']:>6} {m['train/loss']:>8.4f} {m['train/lr']:>10.2e} "
+                     f"{m['train/tokens_per_s']:>9.0f} {peak if peak is not None else '-':>9}")
+    lines += [f"dev loss at step {m['step']}: {m['dev/loss']:.4f}" for m in dev]
+    return "\n".join(lines)
+
+
+def verify_table(verify: dict[str, Any]) -> str:
+    if not verify:
+        return "verified-generation check: skipped (verify_examples=0)"
+    rate = verify.get("compile_rate")
+    head = (f"verified-generation check on the dev split: {verify['verified']}/{verify['checked']} candidates "
+            f"passed the verifier" + (f" ({rate:.0%})" if rate is not None else ""))
+    if verify.get("skipped"):
+        head += f"; skipped {verify['skipped']}"
+    return head
