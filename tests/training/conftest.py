@@ -10,13 +10,13 @@ messages, code, n_tokens).
 from __future__ import annotations
 
 import importlib.util
-import json
 from pathlib import Path
 
 import pytest
 
-SYSTEM = "You write Ibis code."
-SCHEMA = {"orders": {"o_orderkey": "int64", "o_totalprice": "float64", "o_orderdate": "date"}}
+SNAPSHOT = {"tables": [{"variable": "orders", "name": "orders", "backend": "duckdb", "columns": [
+    {"name": "o_orderkey", "type": "int64"}, {"name": "o_totalprice", "type": "float64"},
+    {"name": "o_orderdate", "type": "date"}]}]}
 PROGRAMS = [
     ("total price of all orders", "orders.o_totalprice.sum()"),
     ("orders above 100", "orders.filter(orders.o_totalprice > 100)"),
@@ -48,6 +48,7 @@ def tiny_base(tmp_path_factory) -> Path:
         vocab_size=vocab, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
         num_key_value_heads=2, head_dim=16, max_position_embeddings=4096, rope_theta=1_000_000_000.0,
         sliding_window=None, tie_word_embeddings=False, bos_token_id=1, eos_token_id=2,
+        initializer_range=0.2,  # wide enough that a frozen random head can express a learnt answer
     )
     torch.manual_seed(0)
     MistralForCausalLM(config).to(torch.bfloat16).save_pretrained(folder)
@@ -58,21 +59,32 @@ def make_dataset(folder: Path, n_train: int = 8, n_dev: int = 4) -> Path:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from ibert_jupyter.model.prompts import generation_messages
+
     (folder / "data").mkdir(parents=True, exist_ok=True)
     splits = {"train": PROGRAMS[:n_train], "dev": PROGRAMS[:n_dev], "test": PROGRAMS[:2]}
     for split, pairs in splits.items():
         rows = []
         for i, (request, code) in enumerate(pairs):
             rows.append({
-                "id": f"{split}-{i}", "task": "nl2ibis", "source": "test-fixture", "schema": json.dumps(SCHEMA),
+                "id": f"{split}-{i}", "task": "nl2ibis", "source": "test-fixture", "schema": "orders",
                 "template": f"t{i}", "split": split,
-                "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": request},
-                             {"role": "assistant", "content": code}],
+                "messages": [*generation_messages(request, SNAPSHOT),
+                             {"role": "assistant", "content": f"```python\n{code}\n```"}],
                 "code": code, "n_tokens": 0,
             })
         pq.write_table(pa.Table.from_pylist(rows), folder / "data" / f"{split}.parquet")
     (folder / "README.md").write_text("# tiny test dataset (made by the test)\n")
     return folder
+
+
+@pytest.fixture(scope="session")
+def quiet_env() -> dict[str, str]:
+    """Environment for trainer subprocesses: one thread each (CI has 2 cores), W&B offline and quiet."""
+    import os
+
+    return dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", WANDB_MODE="offline", WANDB_SILENT="true",
+                TOKENIZERS_PARALLELISM="false")
 
 
 @pytest.fixture(scope="session")
