@@ -34,7 +34,7 @@ def check_adapter_paths(adapter_dir: str, base_model: str, device: str = "auto",
                                         min_new_tokens=new_tokens)[0, len(ids):].tolist()
     merged = peft_model.merge_and_unload().eval()
     fused_tokens = None
-    fused_error = None
+    fused_error = None if base.device.type == "cuda" else "skipped: the fused decoder runs on CUDA only"
     if base.device.type == "cuda":
         try:
             result = FusedDecoder(merged, compile=False).decode(ids, n=1, max_new_tokens=new_tokens, temperature=0.0)

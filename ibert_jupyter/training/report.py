@@ -35,6 +35,8 @@ def verify_table(verify: dict[str, Any]) -> str:
     rate = verify.get("compile_rate")
     head = (f"verified-generation check on the dev split: {verify['verified']}/{verify['checked']} candidates "
             f"passed the verifier" + (f" ({rate:.0%})" if rate is not None else ""))
+    if "gold_verified" in verify:
+        head += f"; the dataset's own answers: {verify['gold_verified']}/{verify['checked']} (control)"
     if verify.get("skipped"):
         head += f"; skipped {verify['skipped']}"
     return head

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 NOTEBOOK = "train_adapter.ipynb"
+NOTEBOOK_ONLY = ("check_adapter",)  # notebook parameters that are not TrainConfig fields
 
 
 def notebook_template() -> Path:
@@ -41,6 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--wandb-mode", choices=("offline", "online", "disabled"))
     parser.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="any other TrainConfig field, e.g. -p lora_r 32 -p learning_rate 1e-4")
+    parser.add_argument("--check-adapter", action="store_true",
+                        help="after training, load the adapter through transformers+peft and the fused decoder")
     parser.add_argument("--notebook", help="notebook to execute (default: training_notebooks/train_adapter.ipynb)")
     parser.add_argument("--kernel", help="Jupyter kernel name (default: the notebook's)")
 
@@ -52,11 +55,13 @@ def parameters(args) -> dict:
                        ("wandb_mode", "wandb_mode")):
         if getattr(args, flag) is not None:
             params[name] = getattr(args, flag)
+    if getattr(args, "check_adapter", False):
+        params["check_adapter"] = True
     for name, value in args.param:
         params[name] = _value(value)
     from ibert_jupyter.training.config import TrainConfig
 
-    TrainConfig.from_params(params)  # a bad parameter fails here, before a kernel starts
+    TrainConfig.from_params({k: v for k, v in params.items() if k not in NOTEBOOK_ONLY})  # fails before a kernel starts
     return params
 
 

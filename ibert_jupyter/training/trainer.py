@@ -141,7 +141,11 @@ class RunLog:
             artifact = wandb.Artifact("ibert-lora", type="model", metadata={"random_base": summary.get("random_base")})
             artifact.add_dir(str(adapter_dir))
             self.wandb.log_artifact(artifact)
+        record = {"run_id": self.wandb.id, "mode": self.wandb.settings.mode, "project": self.wandb.project,
+                  "dir": self.wandb_dir, "summary": dict(self.wandb.summary)}
         self.wandb.finish()
+        # offline runs keep the summary only inside the binary .wandb log: a readable copy for the record
+        (self.file.parent / "wandb_summary.json").write_text(json.dumps(record, indent=2, default=str))
 
 
 def dev_loss(objective, rows: Sequence[PackedRow], config: TrainConfig, accelerator, device) -> float | None:
