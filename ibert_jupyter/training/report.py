@@ -40,3 +40,29 @@ def verify_table(verify: dict[str, Any]) -> str:
     if verify.get("skipped"):
         head += f"; skipped {verify['skipped']}"
     return head
+
+
+def trim_notebook(path: str | Path, max_chars: int = 4000) -> None:
+    """Keep an executed notebook readable as a record: drop progress bars, widget views and W&B chatter,
+    cap each text output at ``max_chars``."""
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        kept = []
+        for out in cell.get("outputs", []):
+            if out.output_type == "display_data" and "application/vnd.jupyter.widget-view+json" in out.get("data", {}):
+                continue
+            if out.output_type == "stream":
+                lines = [ln.rsplit("\r", 1)[-1] for ln in out.text.split("\n")]
+                lines = [ln for ln in lines if ln.strip() and not ln.startswith(("wandb:", "\x1b[34m\x1b[1mwandb"))
+                         and "it/s]" not in ln and "s/it]" not in ln and "warnings.warn" not in ln and "Warning:" not in ln]
+                if not lines:
+                    continue
+                text = "\n".join(lines) + "\n"
+                out.text = text if len(text) <= max_chars else text[:max_chars] + "\n... (trimmed)\n"
+            kept.append(out)
+        cell.outputs = kept
+    nbformat.write(nb, str(path))
