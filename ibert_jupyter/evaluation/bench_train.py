@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", type=int, default=1, help="rows per step in the fixed-row test (both paths)")
     parser.add_argument("--steps", type=int, default=3, help="timed steps per measurement (after one warm-up)")
     parser.add_argument("--dataset", help="`ibert data build` folder whose train lengths (n_tokens) are sampled")
-    parser.add_argument("--dist-examples", type=int, default=48, help="examples drawn from the length distribution")
+    parser.add_argument("--dist-examples", type=int, default=96, help="examples drawn from the length distribution")
     parser.add_argument("--dist-batch", type=int, default=4, help="baseline padded batch size on the distribution")
     parser.add_argument("--pack-len", type=int, default=4096, help="iBERT packed row length on the distribution")
     parser.add_argument("--mem-gib", type=float, default=H100_GIB, help="allocator cap for every measurement")
@@ -172,23 +172,34 @@ def set_recompute(model, keep: int) -> None:
         layer.gradient_checkpointing = i < len(layers) - keep
 
 
-def max_seq(step_fn, vocab: int, limit: int, device) -> int:
-    """Longest row length from the grid whose training step fits (0 when none does)."""
+def fits(step_fn, vocab: int, length: int, device) -> bool:
+    """Does one training step on a single ``length``-token row fit under the allocator cap?"""
     import torch
 
-    best = 0
-    for length in [n for n in MAX_SEQ_GRID if n <= limit]:
+    _free()
+    try:
+        step_fn([[random.randrange(vocab) for _ in range(length)]])
+        _sync(device)
+        _log(f"  seq {length}: fits")
+        return True
+    except torch.OutOfMemoryError:
+        _log(f"  seq {length}: out of memory")
+        return False
+    finally:
         _free()
-        try:
-            step_fn([[random.randrange(vocab) for _ in range(length)]])
-            _sync(device)
-            best = length
-            _log(f"  seq {length}: fits")
-        except torch.OutOfMemoryError:
-            _log(f"  seq {length}: out of memory")
+
+
+def max_seq(step_fn, vocab: int, limit: int, device, above: int = 0) -> int:
+    """Longest grid length (<= limit) whose step fits, climbing from ``above``; the limit is tried first
+    when ``above`` is set (the fast path usually fits it: one long step instead of many)."""
+    grid = [n for n in MAX_SEQ_GRID if above < n <= limit] or [limit]
+    if above and fits(step_fn, vocab, grid[-1], device):
+        return grid[-1]
+    best = above
+    for length in grid[:-1] if above else grid:
+        if not fits(step_fn, vocab, length, device):
             break
-        finally:
-            _free()
+        best = length
     return best
 
 
@@ -250,9 +261,9 @@ def measure_dtype(model, dtype: str, args, lengths: list[int], device, vocab: in
     packed = [[list(row.ids[a:b]) for a, b in zip((0,) + _cum(row.lengths)[:-1], _cum(row.lengths))]
               for row in packed_rows]
     set_recompute(peft_model, 0)
-    base_real, base_dist_peak = timed(step(paths.baseline_step), [padded[0]] + padded, 1, device)
+    base_real, base_dist_peak = timed(step(paths.baseline_step), padded[:2] + padded, 2, device)
     set_recompute(peft_model, keep)
-    fast_real, fast_dist_peak = timed(step(paths.fast_step), [packed[0]] + packed, 1, device)
+    fast_real, fast_dist_peak = timed(step(paths.fast_step), packed[:2] + packed, 2, device)
     _log(f"{dtype} distribution: baseline {base_real:.0f} real tok/s, iBERT {fast_real:.0f}")
     row.update(real_tok_s=round(fast_real, 1), baseline_real_tok_s=round(base_real, 1),
                real_speedup=round(fast_real / base_real, 3),
@@ -266,7 +277,8 @@ def measure_dtype(model, dtype: str, args, lengths: list[int], device, vocab: in
     if args.max_seq_limit:
         set_recompute(peft_model, 0)
         row["baseline_max_seq_80gib"] = max_seq(step(paths.baseline_step), vocab, args.max_seq_limit, device)
-        row["max_seq_80gib"] = max_seq(step(paths.fast_step), vocab, args.max_seq_limit, device)
+        row["max_seq_80gib"] = max_seq(step(paths.fast_step), vocab, args.max_seq_limit, device,
+                                       above=row["baseline_max_seq_80gib"])
         row["max_seq_grid_limit"] = args.max_seq_limit
     peft_model.unload()
     return row
@@ -291,6 +303,7 @@ def run(args) -> int:
 
     device = torch.device(args.device)
     if device.type == "cuda":
+        device = torch.device("cuda", device.index or 0)
         if not torch.cuda.is_available():
             raise SystemExit("no CUDA GPU visible: `ibert bench train` measures GPU training (use --device cpu "
                              "--config tiny to exercise it on a CPU)")
