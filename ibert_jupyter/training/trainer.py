@@ -219,6 +219,8 @@ def run(config: TrainConfig) -> TrainResult:  # noqa: PLR0915 - the run reads to
     steps = total_steps(config, plan)
 
     peft_model = add_lora(base, config)
+    if device.type == "cuda":  # peaks below are training's, not the load's (a random NF4 base is built in bf16 first)
+        torch.cuda.reset_peak_memory_stats(device)
     attention.use(peft_model, attention.NAME)
     objective = PackedCausalLMLoss(peft_model, config.loss_chunk)
     params = [p for p in peft_model.parameters() if p.requires_grad]
