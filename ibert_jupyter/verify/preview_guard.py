@@ -38,7 +38,7 @@ _DENIED_NODE_NAMES = (
 _DENIED_NODES = tuple(t for t in (getattr(exp, n, None) for n in _DENIED_NODE_NAMES) if isinstance(t, type))
 _QUERY_ROOTS = tuple(t for t in (getattr(exp, n, None) for n in ("Select", "Union", "Intersect", "Except", "Subquery")) if isinstance(t, type))
 _GENERATORS = tuple(t for t in (getattr(exp, n, None) for n in ("GenerateSeries", "GenerateDateArray", "Explode")) if isinstance(t, type))
-MAX_REPEAT = 100_000
+MAX_REPEAT = 10_000
 MAX_GENERATED = 100_000
 
 

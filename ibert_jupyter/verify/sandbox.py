@@ -183,6 +183,9 @@ class _Checker(ast.NodeVisitor):
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
         attr = node.attr
+        if not isinstance(node.ctx, ast.Load):
+            # expression code never assigns attributes; doing so patches Ibis itself
+            self._flag(node, f"assigning or deleting attribute '.{attr}' is not allowed")
         if _is_dunder(attr):
             self._flag(node, f"dunder attribute '.{attr}' is not allowed")
         elif attr.startswith("_") and attr != "_":
