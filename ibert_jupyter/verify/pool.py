@@ -251,9 +251,18 @@ class WorkerPool:
         return result
 
     def _replace(self, worker: _Worker) -> None:
+        """Kill ``worker`` and start its successor in the background (its slot stays taken)."""
         worker.kill()
         self.restarts += 1
-        self._release(None)
+
+        def respawn() -> None:
+            try:
+                fresh = self._spawn()
+            except (WorkerUnavailable, OSError):
+                fresh = None
+            self._release(fresh)
+
+        threading.Thread(target=respawn, name="ibert-verifier-respawn", daemon=True).start()
 
     def close(self) -> None:
         with self._cond:

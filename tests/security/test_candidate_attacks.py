@@ -16,7 +16,7 @@ import pytest
 
 from ibert_jupyter.verify import verify
 
-BUILD = {"build_timeout_s": 1.0}
+BUILD = {"build_timeout_s": 0.5}
 PREVIEW = {"preview": True, "preview_timeout_s": 1.0, "build_timeout_s": 2.0}
 
 ATTACKS: list = []
@@ -173,10 +173,41 @@ def test_the_suite_is_large_enough():
 @pytest.mark.parametrize(("template", "options"), ATTACKS)
 def test_attack_does_no_harm(world, template, options):
     code = world.fill(template)
-    budget = options.get("build_timeout_s", 1.0) + options.get("preview_timeout_s", 0.0) + 4.0
+    budget = options.get("build_timeout_s", 0.5) + options.get("preview_timeout_s", 0.0) + 4.0
     before = world.capture()
     report = verify(code, world.tables, **options)
     world.assert_unharmed(before, report, seconds=budget)
     if report.ok and report.preview is not None:
         assert len(report.preview) <= 10
     world.canary()
+
+
+def test_the_harm_checks_catch_real_harm(world):
+    """The checks above can fail: the same harms done directly (trusted, outside the
+    verifier) are each caught."""
+    import ibis
+
+    before = world.capture()
+    world.con.raw_sql(f"COPY (SELECT 1) TO '{world.out / 'pwned'}'")
+    with pytest.raises(AssertionError, match="files appeared"):
+        world.assert_unharmed(before, seconds=60)
+    (world.out / "pwned").unlink()
+
+    before = world.capture()
+    world.con.raw_sql("CREATE TABLE pwned AS SELECT 1 AS x")
+    with pytest.raises(AssertionError, match="catalogue changed"):
+        world.assert_unharmed(before, seconds=60)
+    world.con.raw_sql("DROP TABLE pwned")
+
+    before = world.capture()
+    ibis.options.interactive = True
+    try:
+        with pytest.raises(AssertionError, match="options"):
+            world.assert_unharmed(before, seconds=60)
+    finally:
+        ibis.options.interactive = False
+
+    before = world.capture()
+    leaked = verify(f"t.mutate(x=ibis.literal({world.secret_text!r}))", world.tables)
+    with pytest.raises(AssertionError, match="secret leaked"):
+        world.assert_unharmed(before, leaked, seconds=60)
