@@ -51,34 +51,19 @@ def namespace_prefix() -> tuple[list[str], str | None]:
 
 @dataclass(frozen=True)
 class Limits:
-    """Hard limits for one candidate run (applied in its child process)."""
+    """Resource limits of a verifier worker (``resource``; applied before any candidate)."""
 
-    cpu_s: int = 10
-    address_space_bytes: int = 4 * 2**30
-    file_size_bytes: int = 0
-    open_files: int = 64
+    memory_over_warm_bytes: int = 2 * 2**30  # RLIMIT_AS = the warm worker's size + this
+    file_size_bytes: int = 0  # RLIMIT_FSIZE: no file can be written
+    open_files: int = 256  # RLIMIT_NOFILE
+    processes: int = 0  # RLIMIT_NPROC: no new process
+    cpu_over_deadline_s: int = 2  # RLIMIT_CPU per candidate = its deadline + this
 
 
 def set_limit(which: int, value: int) -> None:
     soft, hard = resource.getrlimit(which)
     new_hard = value if hard == resource.RLIM_INFINITY else min(hard, value)
     resource.setrlimit(which, (min(value, new_hard), new_hard))
-
-
-def apply_candidate_limits(limits: Limits, cpu_s: float) -> None:
-    """Limits for the process that runs candidate code: CPU, memory, files, no children."""
-    import signal
-
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes fail with EFBIG instead of killing
-    cpu = max(1, int(cpu_s + 0.999))
-    soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-    set_limit(resource.RLIMIT_AS, limits.address_space_bytes)
-    set_limit(resource.RLIMIT_FSIZE, limits.file_size_bytes)
-    set_limit(resource.RLIMIT_NOFILE, limits.open_files)
-    set_limit(resource.RLIMIT_CORE, 0)
-    # no new processes: fork/clone count against the uid's processes, all of them >= 0
-    set_limit(resource.RLIMIT_NPROC, 0)
 
 
 # ---------------------------------------------------------------- Landlock

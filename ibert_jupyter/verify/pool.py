@@ -10,6 +10,7 @@ namespace) and replaced. Thread-safe: the Jupyter server verifies on worker thre
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import shutil
 import signal
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ibert_jupyter.verify.isolation import Isolation, Limits, namespace_prefix
-from ibert_jupyter.verify.worker import BOOTSTRAP, read_message, write_message
+from ibert_jupyter.verify.worker import BOOTSTRAP, MAX_ANSWER_BYTES, read_message, write_message
 
 STARTUP_TIMEOUT_S = 60.0
 KILL_GRACE_S = 0.5  # after its own alarm a worker gets this long before it is killed
@@ -45,7 +46,7 @@ class _Worker:
         env = {**SCRUBBED_ENV, "HOME": self.home, "TMPDIR": self.home}
         root = str(Path(__file__).resolve().parents[2])
         self.proc = subprocess.Popen(
-            [*prefix, sys.executable, "-I", "-c", BOOTSTRAP, root],
+            [*prefix, sys.executable, "-I", "-c", BOOTSTRAP, root, json.dumps(asdict(limits))],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             cwd=self.home, env=env, close_fds=True, start_new_session=True,
         )
@@ -73,7 +74,7 @@ class _Worker:
         deadline = time.monotonic() + budget_s + SNAPSHOT_GRACE_S
         started = False
         while True:
-            answer = read_message(self.inbox, deadline)
+            answer = read_message(self.inbox, deadline, MAX_ANSWER_BYTES)
             if answer is None:
                 raise EOFError("the worker closed its pipe")
             if "stage" in answer and "id" not in answer:

@@ -27,19 +27,19 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-MAX_MESSAGE_BYTES = 256 * 2**20
+MAX_MESSAGE_BYTES = 256 * 2**20  # requests: snapshots can be large
+MAX_ANSWER_BYTES = 16 * 2**20  # answers: a report, read by the trusted side
 SNAPSHOT_CACHE = 16
-MEMORY_BUDGET_BYTES = 2 * 2**30  # address space a candidate may add to the warm worker
 
 
-def read_message(fd: int, deadline: float | None = None) -> Any:
+def read_message(fd: int, deadline: float | None = None, max_bytes: int = MAX_MESSAGE_BYTES) -> Any:
     """Read one length-prefixed JSON message; None at end of file."""
     header = _read_exact(fd, 4, deadline)
     if header is None:
         return None
     (size,) = struct.unpack(">I", header)
-    if size > MAX_MESSAGE_BYTES:
-        raise ValueError(f"message of {size} bytes exceeds {MAX_MESSAGE_BYTES}")
+    if size > max_bytes:
+        raise ValueError(f"message of {size} bytes exceeds {max_bytes}")
     body = _read_exact(fd, size, deadline)
     if body is None:
         raise EOFError("truncated message")
@@ -75,8 +75,8 @@ def _read_exact(fd: int, size: int, deadline: float | None) -> bytes | None:
 # ---------------------------------------------------------------- inside the worker
 
 class _Worker:
-    def __init__(self, inbox: int, outbox: int):
-        self.inbox, self.outbox = inbox, outbox
+    def __init__(self, inbox: int, outbox: int, limits):
+        self.inbox, self.outbox, self.limits = inbox, outbox, limits
         self.snapshots: OrderedDict[str, dict] = OrderedDict()
         self.helpers: dict[str, Any] = {}
 
@@ -150,7 +150,8 @@ class _Worker:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         used = int(usage.ru_utime + usage.ru_stime)
         soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
-        resource.setrlimit(resource.RLIMIT_CPU, (used + int(timeout_s) + 2, hard))
+        budget = used + int(timeout_s + 0.999) + self.limits.cpu_over_deadline_s
+        resource.setrlimit(resource.RLIMIT_CPU, (budget, hard))
         stage = ["parse"]
 
         def on_stage(name: str) -> None:
@@ -217,12 +218,14 @@ def _address_space() -> int:
         return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def main(package_root: str) -> None:
+def main(package_root: str, limits_json: str = "{}") -> None:
     """Entry point (``python -I -c``): warm up, lock down, then serve requests."""
-    from ibert_jupyter.verify.isolation import set_limit
+    from ibert_jupyter.verify.isolation import Limits, set_limit
 
-    for which, value in ((resource.RLIMIT_CORE, 0), (resource.RLIMIT_FSIZE, 0),
-                         (resource.RLIMIT_NOFILE, 256)):
+    limits = Limits(**json.loads(limits_json))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
+    for which, value in ((resource.RLIMIT_CORE, 0), (resource.RLIMIT_FSIZE, limits.file_size_bytes),
+                         (resource.RLIMIT_NOFILE, limits.open_files)):
         set_limit(which, value)
     inbox, outbox = os.dup(0), os.dup(1)
     devnull = os.open(os.devnull, os.O_RDWR)
@@ -238,16 +241,15 @@ def main(package_root: str) -> None:
 
     for dialect in ("duckdb",):
         ibis.to_sql(ibis.table({"a": "int64"}, name="warm").filter(ibis._.a > 1), dialect=dialect)
-    memory = _address_space() + MEMORY_BUDGET_BYTES
-    set_limit(resource.RLIMIT_AS, memory)
-    set_limit(resource.RLIMIT_NPROC, 0)  # no new processes (seccomp also refuses them)
+    set_limit(resource.RLIMIT_AS, _address_space() + limits.memory_over_warm_bytes)
+    set_limit(resource.RLIMIT_NPROC, limits.processes)  # seccomp refuses new processes too
     notes = _lock_down(package_root)
     write_message(outbox, {"ready": True, "pid": os.getpid(), "isolation": notes})
-    worker = _Worker(inbox, outbox)
+    worker = _Worker(inbox, outbox, limits)
     worker.serve()
 
 
 BOOTSTRAP = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
-    "from ibert_jupyter.verify.worker import main; main(sys.argv[1])"
+    "from ibert_jupyter.verify.worker import main; main(sys.argv[1], sys.argv[2])"
 )
