@@ -120,3 +120,14 @@ def test_report_expression_runs_the_checked_sql(tpch_con):
     assert list(tpch_con.execute(column.expression)) == [0, 1, 2, 3, 4]
     scalar = verify("region.r_regionkey.sum()", {"region": tpch_con.table("region")})
     assert tpch_con.execute(scalar.expression) == 10
+
+
+def test_without_namespaces_the_report_says_so_and_still_verifies(tables):
+    plain = WorkerPool(size=1, namespaces=False)
+    try:
+        report = verify("t.filter(t.a > 1)", tables, pool=plain)
+        assert report.ok
+        assert any("namespaces turned off" in m for m in report.isolation["missing"])
+        assert not any(a.startswith("namespaces") for a in report.isolation["applied"])
+    finally:
+        plain.close()
