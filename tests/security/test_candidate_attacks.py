@@ -211,3 +211,19 @@ def test_the_harm_checks_catch_real_harm(world):
     leaked = verify(f"t.mutate(x=ibis.literal({world.secret_text!r}))", world.tables)
     with pytest.raises(AssertionError, match="secret leaked"):
         world.assert_unharmed(before, leaked, seconds=60)
+
+
+def test_users_interactive_mode_does_not_make_build_read_files(world):
+    """With ``ibis.options.interactive = True`` in the user's kernel, building an expression
+    used to execute it; the worker's Ibis has its own options and no backend."""
+    import ibis
+
+    ibis.options.interactive = True
+    try:
+        before = world.capture()
+        code = world.fill("x = ibis.table({{'token': 'string'}}, name='{secret}')\nprint(x)\nx")
+        report = verify(code, world.tables, preview=True, preview_timeout_s=1.0)
+        world.assert_unharmed(before, report, seconds=6)
+        assert not report.ok and report.stage == "preview"
+    finally:
+        ibis.options.interactive = False
