@@ -278,10 +278,14 @@ _DEFAULT_LOCK = threading.Lock()
 
 
 def default_pool() -> WorkerPool:
-    """The process-wide pool (created on first use, closed at exit)."""
+    """The process-wide pool (created on first use, closed at exit).
+
+    ``IBERT_VERIFIER_WORKERS`` sets its size (default: the CPU count, at most 4).
+    """
     global _DEFAULT
     with _DEFAULT_LOCK:
         if _DEFAULT is None or _DEFAULT._closed:
-            _DEFAULT = WorkerPool()
+            size = os.environ.get("IBERT_VERIFIER_WORKERS", "")
+            _DEFAULT = WorkerPool(size=int(size) if size.isdigit() and int(size) > 0 else None)
             atexit.register(_DEFAULT.close)
         return _DEFAULT
