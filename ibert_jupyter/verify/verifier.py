@@ -238,6 +238,28 @@ def _run_preview(plan: _PreviewPlan, sql: str, dialect: str, schema: dict, rows:
     return to_frame(result, schema)
 
 
+def _readable_sql(sql: str, tables, snapshot: list[dict], dialect: str) -> str:
+    """Show the user's own expressions where the worker saw placeholders (display only:
+    previews check and run the worker's SQL, not this text)."""
+    import sqlglot
+    from sqlglot import exp
+
+    derived = {s["name"]: tables[s["variable"]] for s in snapshot if s["name"].startswith(PLACEHOLDER_PREFIX)}
+    try:
+        trusted = {name: sqlglot.parse_one(str(ibis.to_sql(t, dialect=dialect)), read=dialect)
+                   for name, t in derived.items()}
+
+        def replace(node):
+            if isinstance(node, exp.Table) and node.name in trusted and not node.db:
+                alias = exp.TableAlias(this=exp.to_identifier(node.alias or node.name))
+                return exp.Subquery(this=trusted[node.name].copy(), alias=alias)
+            return node
+
+        return sqlglot.parse_one(sql, read=dialect).transform(replace).sql(dialect=dialect, pretty=True)
+    except Exception:  # noqa: BLE001 - an unreadable rewrite keeps the worker's text
+        return sql
+
+
 def _expression_factory(tables, snapshot, result, dialect):
     """Build the verified result on the user's backend from checked SQL, on first use."""
 
@@ -322,6 +344,8 @@ def verify(
         )
 
     references = list(result.get("tables", []))
+    if any(name.startswith(PLACEHOLDER_PREFIX) for name in references):
+        result["sql"] = _readable_sql(result["sql"], tables, snapshot, target_dialect)
     factory = _expression_factory(tables, snapshot, result, target_dialect) if bound else None
     preview_value, stage = None, result.get("stage", "sql")
     if preview:

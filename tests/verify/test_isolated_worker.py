@@ -131,3 +131,14 @@ def test_without_namespaces_the_report_says_so_and_still_verifies(tables):
         assert not any(a.startswith("namespaces") for a in report.isolation["applied"])
     finally:
         plain.close()
+
+
+def test_derived_tables_show_the_users_own_sql_and_preview(pool):
+    con = ibis.duckdb.connect()
+    con.create_table("events", ibis.memtable({"a": [1, 2, 3]}))
+    recent = con.table("events").filter(ibis._.a > 1)
+    report = verify("recent.mutate(b=recent.a * 2)", {"recent": recent}, preview=True, pool=pool)
+    assert report.ok, report.summary()
+    assert "ibert_input_" not in report.sql and '"events"' in report.sql
+    rows = sorted(zip(report.preview["a"], report.preview["b"]))
+    assert rows == [(2, 4), (3, 6)]
