@@ -23,6 +23,7 @@ from ibert_jupyter.sql.transpile.errors import UnsupportedSQL
 from ibert_jupyter.sql.transpile.layout import layout
 from ibert_jupyter.sql.transpile.names import Names
 from ibert_jupyter.sql.transpile.relations import QueryTranslator
+from ibert_jupyter.sql.transpile.rewrites import rewrite
 
 __all__ = ["CatalogError", "Conversion", "UnsupportedSQL", "sql_to_ibis"]
 
@@ -70,7 +71,7 @@ def sql_to_ibis(sql: str, dialect: str = "duckdb", catalog: Any = None) -> Conve
     statement = _parse(sql, dialect)
     schema = prepared_schema(schemas, dialect)
     names = Names(dialect, {t: list(s.names) for t, s in schemas.items()})
-    statement = names.prepare(statement)
+    statement = names.prepare(rewrite(statement))
     try:
         qualified = qualify(
             statement, schema=schema, dialect=dialect,

@@ -488,11 +488,11 @@ class QueryTranslator:
                   grouping: dict | None = None, nulls: dict | None = None):
         group = node.args.get("group")
         keys = list(group.expressions) if group is not None else []
-        for k in keys:
-            if isinstance(k, exp.Literal):
-                raise UnsupportedSQL("GROUP BY ordinal", k)
         items = [_strip_alias(i) for i in node.expressions]
         pre = ExprContext(self, scope, scope.var, table_ref="_", grouping=grouping, replacements=nulls)
+        # COUNT(*) is `_.count()`; an expression that also reads columns must then read them
+        # through `_` too (Ibis cannot mix a deferred `_` with a concrete column).
+        deferred = ExprContext(self, scope, "_", table_ref="_", grouping=grouping, replacements=nulls)
         key_names: list[str] = []
         key_args: list[tuple[str, Code, bool]] = []
         taken = set(names)
@@ -517,7 +517,7 @@ class QueryTranslator:
             if _aggregates(item) and not _has_window(item) and not any(
                 c not in replacements for c in _columns_outside_aggregates(item)
             ) and not _columns_outside_aggregates(item):
-                metrics.append((name, pre(item)))
+                metrics.append((name, (deferred if _mixes_count_star(item) else pre)(item)))
                 replacements[item] = Code(column_access(agg_var_placeholder, name))
             else:
                 post_items.append(idx)
@@ -538,7 +538,7 @@ class QueryTranslator:
                 if agg not in replacements:
                     name = self.program.fresh("agg")
                     taken.add(name)
-                    metrics.append((name, pre(agg)))
+                    metrics.append((name, (deferred if _mixes_count_star(agg) else pre)(agg)))
                     replacements[agg] = Code(column_access(agg_var_placeholder, name))
 
         calls = []
@@ -815,6 +815,15 @@ class QueryTranslator:
         exp.Intersect: set_operation,
         exp.Except: set_operation,
     }
+
+
+def _mixes_count_star(node: exp.Expression) -> bool:
+    """COUNT(*) (or COUNT_IF) together with column reads in one expression."""
+    counts = [
+        n for n in node.find_all(exp.Count, exp.CountIf)
+        if isinstance(n, exp.CountIf) or n.this is None or isinstance(n.this, exp.Star)
+    ]
+    return bool(counts) and (len(counts) > 1 or counts[0] is not _unparen(node) or bool(node.find(exp.Column)))
 
 
 def _null_positions(node: exp.Expression) -> set[int]:
