@@ -72,8 +72,8 @@ _METHODS = {
 }
 # Date/time units as SQL spells them -> Ibis's truncate()/delta() unit.
 _TRUNCATE_UNITS = {
-    "YEAR": "Y", "QUARTER": "Q", "MONTH": "M", "WEEK": "W", "DAY": "D", "HOUR": "h",
-    "MINUTE": "m", "SECOND": "s", "MILLISECOND": "ms", "MICROSECOND": "us",
+    unit: unit.lower()
+    for unit in ("YEAR", "QUARTER", "MONTH", "WEEK", "DAY", "HOUR", "MINUTE", "SECOND", "MILLISECOND")
 }
 _DELTA_UNITS = {
     "YEAR": "year", "QUARTER": "quarter", "MONTH": "month", "WEEK": "week", "DAY": "day",
