@@ -84,8 +84,15 @@ class Names:
                 if isinstance(i, exp.Identifier):
                     alias_texts.add(i.name)
                     self._remember(i)
+        ctes = {fold(c.alias, self.dialect, False) for c in statement.find_all(exp.CTE)}
         for table in statement.find_all(exp.Table):
-            real = self.table_keys.get(fold(table.name, self.dialect, bool(table.this and table.this.quoted), True))
+            real = self._table(table, ctes)
+            if real is None:
+                continue
+            # The schema's key for the table, left alone by sqlglot's own folding.
+            key = exp.to_identifier(normalize_name(real, self.dialect, is_table=True).name, quoted=True)
+            key.meta["case_sensitive"] = True
+            table.set("this", key)
             if real in self.clashes:
                 raise UnsupportedSQL(
                     f"table {real!r} has columns whose names differ only in case "
@@ -123,6 +130,21 @@ class Names:
             if changed:
                 select.set("expressions", items)
         return statement
+
+    def _table(self, table: exp.Table, ctes: set[str]) -> str | None:
+        """The catalog table a FROM item names: exactly when quoted, else folded or in any case."""
+        ident = table.this
+        if not isinstance(ident, exp.Identifier) or table.args.get("db"):
+            return None
+        if fold(ident.name, self.dialect, False) in ctes:
+            return None
+        if ident.quoted:
+            return ident.name if ident.name in self.tables else None
+        folded = fold(ident.name, self.dialect, False, True)
+        if folded in self.tables:
+            return folded
+        matches = [t for t in self.tables if t.lower() == ident.name.lower()]
+        return matches[0] if len(matches) == 1 else None
 
     def _remember(self, ident: exp.Identifier) -> None:
         key = fold(ident.name, self.dialect, ident.quoted)

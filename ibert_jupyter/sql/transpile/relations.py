@@ -35,6 +35,9 @@ class Scope:
 
     names: dict[tuple[str, str], str] = field(default_factory=dict)
     var: str = ""
+    # (source alias, column) -> variable of the joined table the column is read through
+    # (``orders.o_orderdate`` after a join chain: Ibis finds the column in the join).
+    direct: dict[tuple[str, str], str] = field(default_factory=dict)
     parent: "Scope | None" = None
     used_vars: set[str] = field(default_factory=set)
 
@@ -47,7 +50,7 @@ class Scope:
         return False
 
     def aliases(self) -> set[str]:
-        return {alias for alias, _ in self.names}
+        return {alias for alias, _ in self.names} | {alias for alias, _ in self.direct}
 
 
 def _unparen(node: exp.Expression) -> exp.Expression:
@@ -140,7 +143,9 @@ class ExprContext:
         grouping: dict[exp.Expression, int] | None = None,
         names: dict[tuple[str, str], str] | None = None,
         outputs: dict[str, exp.Expression] | None = None,
+        deferred: bool = False,
     ):
+        self.deferred = deferred  # read columns through `_` (never through a joined table)
         self.outputs = outputs or {}
         self.tr = translator
         self.scope = scope
@@ -161,6 +166,10 @@ class ExprContext:
         key = (node.table, node.name)
         if self.source_vars is not None and node.table in self.source_vars:
             return Code(column_access(self.source_vars[node.table], node.name))
+        if key in self.scope.direct and not self.deferred:
+            return Code(column_access(self.scope.direct[key], node.name))
+        if key in self.scope.direct and key not in self.names:
+            raise UnsupportedSQL("COUNT(*) in one expression with a column several joined tables name alike", node)
         if key in self.names:
             return Code(column_access(self.owner, self.names[key]))
         if not node.table and node.name in self.outputs and self.outputs[node.name] is not node:
@@ -369,6 +378,17 @@ class QueryTranslator:
         for _, _, columns, _ in sources:
             for col in columns:
                 counts[col] = counts.get(col, 0) + 1
+        remaining = [c for i, c in enumerate(where) if i not in used_where]
+        if self._reads_through_join(node, scope):
+            # One chain, each column read through its own table (`orders.o_orderdate`); a
+            # name two tables share is never a plain string.
+            for alias, var, columns, _ in sources:
+                for col in columns:
+                    scope.direct[(alias, col)] = var
+                    if counts[col] > 1:
+                        scope.names.pop((alias, col), None)
+            scope.var = chain
+            return remaining
         if any(n > 1 for n in counts.values()):
             referenced = {(c.table, c.name) for c in node.find_all(exp.Column)}
             items_sel = []
@@ -389,6 +409,23 @@ class QueryTranslator:
             chain = _chain(chain, [f".select({_args(items_sel)})"])
         scope.var = self.program.assign(f"{first_alias}_joined" if len(sources) == 2 else "joined", chain)
         return [c for i, c in enumerate(where) if i not in used_where]
+
+    @staticmethod
+    def _reads_through_join(node: exp.Select, scope: Scope) -> bool:
+        """Whether the rest of the SELECT can read columns through the joined tables.
+
+        Ibis resolves ``orders.o_orderdate`` against a join chain and what is built on it,
+        but not inside subqueries (a correlated reference needs a relation variable), and
+        ROLLUP branches re-read a materialised base.
+        """
+        if scope.parent is not None:
+            return False
+        parts = [node.args.get(a) for a in ("where", "having", "group", "order", "qualify")] + list(node.expressions)
+        for part in parts:
+            if part is not None and part.find(exp.Subquery, exp.Exists, exp.Select, exp.Rollup, exp.Cube, exp.GroupingSets):
+                return False
+        group = node.args.get("group")
+        return not (group is not None and (group.args.get("rollup") or group.args.get("cube") or group.args.get("grouping_sets")))
 
     @staticmethod
     def _join_kind(join: exp.Join | None) -> str:
@@ -492,7 +529,7 @@ class QueryTranslator:
         pre = ExprContext(self, scope, scope.var, table_ref="_", grouping=grouping, replacements=nulls)
         # COUNT(*) is `_.count()`; an expression that also reads columns must then read them
         # through `_` too (Ibis cannot mix a deferred `_` with a concrete column).
-        deferred = ExprContext(self, scope, "_", table_ref="_", grouping=grouping, replacements=nulls)
+        deferred = ExprContext(self, scope, "_", table_ref="_", grouping=grouping, replacements=nulls, deferred=True)
         key_names: list[str] = []
         key_args: list[tuple[str, Code, bool]] = []
         taken = set(names)
@@ -554,7 +591,14 @@ class QueryTranslator:
         needs_post = bool(post_items) or node.args.get("having") is not None or order_exprs or agg_columns != names
         if not needs_post:
             return Relation(code, agg_columns), self._sort_terms(node, names, None)[1]
-        var = self.program.assign("agg" if "agg" not in self.program.names else "grouped", code)
+        post_exprs = [items[i] for i in post_items] + order_exprs + (
+            [node.args["having"].this] if node.args.get("having") else []
+        )
+        chained = scope.parent is None and not any(
+            e.find(exp.Subquery, exp.Exists, exp.Select, exp.Window) for e in post_exprs
+        )
+        # After the aggregation, `_` names its columns, so the chain goes on without a variable.
+        var = "_" if chained else self.program.assign("agg" if "agg" not in self.program.names else "grouped", code)
         fixed = {k: Code(v.text.replace(agg_var_placeholder, var)) for k, v in replacements.items()}
         post_scope = Scope(names={}, var=var, parent=scope.parent, used_vars=set(scope.used_vars))
         post = ExprContext(self, post_scope, var, replacements=fixed, grouping=grouping,
@@ -572,7 +616,7 @@ class QueryTranslator:
         out_names = names + [n for n, _ in hidden]
         if out_names != agg_columns or any(not p for _, _, p in pairs):
             calls.append(f".select({_args(_select_args(pairs))})")
-        return Relation(_chain(var, calls), out_names), sort_terms
+        return Relation(_chain(code if chained else var, calls), out_names), sort_terms
 
     def finish(self, node: exp.Expression, relation: Relation, sort_terms, names: list[str]) -> Relation:
         calls = []
@@ -648,7 +692,7 @@ class QueryTranslator:
                     "window function over ROLLUP/GROUPING SETS output", window,
                     "partition the window by the GROUPING() level, or compute it in an outer query",
                 )
-        base = self.materialize(Relation(head, []), "base")
+        base = self.materialize(Relation(head, [], is_var=head.isidentifier()), "base")
         items = [_strip_alias(i) for i in node.expressions]
         sort_terms, extra = [], []
         for n, ordered in enumerate(node.args["order"].expressions if node.args.get("order") else []):

@@ -354,6 +354,8 @@ class ScalarRenderer:
             interval = self.interval(amount)
         elif _literal_int(amount) is not None:
             interval = Code(f"ibis.interval({keyword}={_literal_int(amount)})")
+        elif isinstance(amount, exp.Literal) and amount.name.lstrip("-").isdigit():  # sqlglot keeps '7'
+            interval = Code(f"ibis.interval({keyword}={int(amount.name)})")
         else:
             interval = Code(f"{self(amount).receiver()}.as_interval({keyword[:-1]!r})")
         op = "-" if isinstance(node, (exp.DateSub, exp.TimestampSub)) else "+"
@@ -374,6 +376,15 @@ class ScalarRenderer:
         if method is None:
             raise UnsupportedSQL(f"EXTRACT({part})", node)
         return Code(f"{self(node.expression).receiver()}.{method}()")
+
+    def to_date(self, node: exp.Expression) -> Code:
+        """``DATE(timestamp)``: the calendar date."""
+        if node.expressions or node.args.get("zone") is not None:
+            raise UnsupportedSQL("DATE() with several arguments or a time zone", node)
+        inner = self(node.this)
+        if isinstance(node.this, exp.Literal) and node.this.is_string:
+            return Code(f"ibis.date({inner.text})")
+        return Code(f"{inner.receiver()}.date()")
 
     def current_date(self, node: exp.Expression) -> Code:
         raise UnsupportedSQL("CURRENT_DATE (non-deterministic)", node)
@@ -748,6 +759,7 @@ class ScalarRenderer:
         exp.TimestampAdd: date_add,
         exp.TimestampSub: date_add,
         exp.CurrentDate: current_date,
+        exp.Date: to_date,
         exp.CurrentTimestamp: current_date,
         exp.Substring: substring,
         exp.DPipe: concat,
