@@ -8,6 +8,7 @@ correlated subqueries find the outer query's relation.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -108,6 +109,8 @@ def _columns_outside_aggregates(node: exp.Expression) -> list[exp.Column]:
 
     def visit(n: exp.Expression) -> None:
         if _is_aggregate(n) or isinstance(n, (exp.Subquery, exp.Select)):
+            return
+        if isinstance(n, exp.Filter) and _is_aggregate(n.this):  # FILTER (WHERE ...) belongs to it
             return
         if isinstance(n, exp.Column):
             out.append(n)
@@ -221,6 +224,7 @@ class QueryTranslator:
         self.program = Program()
         self.ctes: dict[str, Relation] = {}
         self.inputs: dict[str, str] = {}  # variable -> table name
+        self.derived_views: set[str] = set()  # `.view()`s of CTEs or subqueries
         for name in tables:
             self.program.reserve(name)
 
@@ -279,7 +283,10 @@ class QueryTranslator:
             else:
                 raise UnsupportedSQL(f"unknown table {name!r}", node)
             if scope.in_use(var):
+                original = var
                 var = self.program.assign(alias if alias != name else f"{name}_2", f"{var}.view()")
+                if original not in self.inputs:
+                    self.derived_views.add(var)
             scope.used_vars.add(var)
             return alias, var, list(columns)
         if isinstance(node, exp.Subquery):
@@ -379,7 +386,10 @@ class QueryTranslator:
             for col in columns:
                 counts[col] = counts.get(col, 0) + 1
         remaining = [c for i, c in enumerate(where) if i not in used_where]
-        if self._reads_through_join(node, scope):
+        all_columns = set(counts)
+        if self._reads_through_join(node, scope) and not any(v in self.derived_views for _, v, _, _ in sources) and all(
+            n == 1 or (n == 2 and f"{col}_right" not in all_columns) for col, n in counts.items()
+        ):
             # One chain, each column read through its own table (`orders.o_orderdate`); a
             # name two tables share is never a plain string.
             for alias, var, columns, _ in sources:
@@ -597,8 +607,23 @@ class QueryTranslator:
         chained = scope.parent is None and not any(
             e.find(exp.Subquery, exp.Exists, exp.Select, exp.Window) for e in post_exprs
         )
-        # After the aggregation, `_` names its columns, so the chain goes on without a variable.
-        var = "_" if chained else self.program.assign("agg" if "agg" not in self.program.names else "grouped", code)
+        if chained:  # After the aggregation `_` names its columns: the chain goes on.
+            reserved = set(self.program.names)
+            relation, sort_terms, texts = self._post_aggregate(node, code, "_", replacements, grouping,
+                                                               scope, names, items, agg_columns, chained=True)
+            # `_` only works where an Ibis method receives it; `ibis.*(…)` calls need a table.
+            if not any(re.search(r"ibis\.(?!null\()", t) for t in texts):
+                return relation, sort_terms
+            self.program.names = reserved
+        var = self.program.assign("agg" if "agg" not in self.program.names else "grouped", code)
+        relation, sort_terms, _ = self._post_aggregate(node, code, var, replacements, grouping, scope,
+                                                       names, items, agg_columns, chained=False)
+        return relation, sort_terms
+
+    def _post_aggregate(self, node, code, var, replacements, grouping, scope, names, items,
+                        agg_columns, chained):
+        """HAVING, computed select items and hidden sort keys over the aggregated relation."""
+        agg_var_placeholder = "\0agg\0"
         fixed = {k: Code(v.text.replace(agg_var_placeholder, var)) for k, v in replacements.items()}
         post_scope = Scope(names={}, var=var, parent=scope.parent, used_vars=set(scope.used_vars))
         post = ExprContext(self, post_scope, var, replacements=fixed, grouping=grouping,
@@ -616,7 +641,8 @@ class QueryTranslator:
         out_names = names + [n for n, _ in hidden]
         if out_names != agg_columns or any(not p for _, _, p in pairs):
             calls.append(f".select({_args(_select_args(pairs))})")
-        return Relation(_chain(code if chained else var, calls), out_names), sort_terms
+        texts = [c.text for _, c, _ in pairs] + calls[:1]
+        return Relation(_chain(code if chained else var, calls), out_names), sort_terms, texts
 
     def finish(self, node: exp.Expression, relation: Relation, sort_terms, names: list[str]) -> Relation:
         calls = []

@@ -582,7 +582,7 @@ class ScalarRenderer:
         return Code(f"{left.receiver() if left.literal else left.wrap(PREC_UNARY + 1)} ** {right.wrap(PREC_UNARY)}", PREC_UNARY)
 
     def null_safe_eq(self, node: exp.Expression) -> Code:
-        text = f"{self(node.this).receiver()}.identical_to({self(node.expression).value()})"
+        text = f"{self(node.this).receiver()}.identical_to({self(node.expression).text})"
         if isinstance(node, exp.NullSafeNEQ):
             return Code(f"~{text}", PREC_UNARY)
         return Code(text)
