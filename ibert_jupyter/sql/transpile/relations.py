@@ -432,7 +432,9 @@ class QueryTranslator:
             return False
         parts = [node.args.get(a) for a in ("where", "having", "group", "order", "qualify")] + list(node.expressions)
         for part in parts:
-            if part is not None and part.find(exp.Subquery, exp.Exists, exp.Select, exp.Rollup, exp.Cube, exp.GroupingSets):
+            if part is not None and part.find(
+                exp.Subquery, exp.Exists, exp.Select, exp.Rollup, exp.Cube, exp.GroupingSets, exp.Window
+            ):
                 return False
         group = node.args.get("group")
         return not (group is not None and (group.args.get("rollup") or group.args.get("cube") or group.args.get("grouping_sets")))

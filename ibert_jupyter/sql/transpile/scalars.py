@@ -75,6 +75,7 @@ _TRUNCATE_UNITS = {
     unit: unit.lower()
     for unit in ("YEAR", "QUARTER", "MONTH", "WEEK", "DAY", "HOUR", "MINUTE", "SECOND", "MILLISECOND")
 }
+_TIME_UNITS = {"HOUR", "MINUTE", "SECOND", "MILLISECOND", "MICROSECOND"}
 _DELTA_UNITS = {
     "YEAR": "year", "QUARTER": "quarter", "MONTH": "month", "WEEK": "week", "DAY": "day",
     "HOUR": "hour", "MINUTE": "minute", "SECOND": "second", "MILLISECOND": "millisecond",
@@ -102,6 +103,18 @@ def _literal_int(node: exp.Expression) -> int | None:
     if isinstance(node, exp.Neg):
         inner = _literal_int(node.this)
         return -inner if inner is not None else None
+    return None
+
+
+def _temporal_kind(node: exp.Expression) -> str | None:
+    """'date' or 'timestamp' from sqlglot's type annotation (None when unknown)."""
+    dtype = node.type
+    if dtype is None:
+        return None
+    if dtype.this == exp.DataType.Type.DATE:
+        return "date"
+    if dtype.this in exp.DataType.TEMPORAL_TYPES:
+        return "timestamp"
     return None
 
 
@@ -375,7 +388,14 @@ class ScalarRenderer:
         method = _DATE_PARTS.get(part)
         if method is None:
             raise UnsupportedSQL(f"EXTRACT({part})", node)
-        return Code(f"{self(node.expression).receiver()}.{method}()")
+        return Code(f"{self._as_time(node.expression, part)}.{method}()")
+
+    def _as_time(self, node: exp.Expression, part: str) -> str:
+        """The receiver for a time part: a date is read as its midnight timestamp, as in SQL."""
+        subject = self(node).receiver()
+        if part in ("HOUR", "MINUTE", "SECOND") and _temporal_kind(node) == "date":
+            return f"{subject}.cast('timestamp')"
+        return subject
 
     def to_date(self, node: exp.Expression) -> Code:
         """``DATE(timestamp)``: the calendar date."""
@@ -418,7 +438,8 @@ class ScalarRenderer:
         return Code(f"{self(node.this).receiver()}.{method}()")
 
     def method(self, node: exp.Func) -> Code:
-        return Code(f"{self(node.this).receiver()}.{_METHODS[type(node)]}()")
+        name = _METHODS[type(node)]
+        return Code(f"{self._as_time(node.this, name.upper())}.{name}()")
 
     def round_(self, node: exp.Round) -> Code:
         digits = node.args.get("decimals")
@@ -452,7 +473,10 @@ class ScalarRenderer:
         code = _TRUNCATE_UNITS.get(unit)
         if code is None:
             raise UnsupportedSQL(f"truncation to {unit}", node)
-        return Code(f"{self(node.this).receiver()}.truncate({code!r})")
+        subject = self(node.this)
+        if unit in _TIME_UNITS and _temporal_kind(node.this) == "date":  # a date at midnight
+            subject = Code(f"{subject.receiver()}.cast('timestamp')")
+        return Code(f"{subject.receiver()}.truncate({code!r})")
 
     def date_diff(self, node: exp.DateDiff) -> Code:
         """``DATEDIFF``/``DATE_DIFF``: unit boundaries crossed from start to end, as Ibis's delta."""
@@ -461,6 +485,12 @@ class ScalarRenderer:
         if name is None:
             raise UnsupportedSQL(f"date difference in {unit}", node)
         end, start = self(node.this), self(node.expression)
+        kinds = [_temporal_kind(n) for n in (node.this, node.expression)]
+        if set(kinds) == {"date", "timestamp"} or (unit in _TIME_UNITS and "date" in kinds):
+            # SQL widens the date to a timestamp; Ibis wants one type, and time units need times
+            end, start = [
+                Code(f"{c.receiver()}.cast('timestamp')") if k == "date" else c for c, k in zip((end, start), kinds)
+            ]
         return Code(f"{end.receiver()}.delta({start.value()}, unit={name!r})")
 
     def timestamp_diff(self, node: exp.Expression) -> Code:
