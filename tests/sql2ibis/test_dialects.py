@@ -79,3 +79,22 @@ def test_bigquery_dayofweek_counts_from_sunday_as_one(mixed_con, mixed_catalog):
     expected = (rows["OrderedAt"].dt.dayofweek + 1) % 7 + 1  # pandas: Monday = 0
     assert (rows["d"] == expected).all()
     assert set(rows["d"]) == set(range(1, 8))
+
+
+def test_convert_command_reads_a_snowflake_query_over_a_duckdb_file(capsys, tmp_path):
+    """`ibert convert --dialect snowflake --duckdb FILE --verify`: upper-case names resolve to
+    the file's Mixed-Case columns, and the rows match."""
+    import duckdb
+
+    from ibert_jupyter.cli import main
+
+    db = tmp_path / "shop.duckdb"
+    raw = duckdb.connect(str(db))
+    raw.execute("CREATE TABLE Orders AS SELECT i AS OrderID, i % 3 AS StatusCode FROM range(10) r(i)")
+    raw.close()
+    sql = tmp_path / "q.sql"
+    sql.write_text("SELECT STATUSCODE, COUNT(*) AS N FROM ORDERS GROUP BY 1 ORDER BY 1")
+    assert main(["convert", str(sql), "--dialect", "snowflake", "--duckdb", str(db), "--verify"]) == 0
+    out, err = capsys.readouterr()
+    assert ".group_by('StatusCode')" in out and "N=_.count()" in out
+    assert "matched the SQL's rows" in err

@@ -38,6 +38,9 @@ def fold(name: str, dialect: str, quoted: bool = False, is_table: bool = False) 
 
 
 def _case_insensitive_quoted(dialect: str) -> bool:
+    """Whether a quoted column name still matches in any case (DuckDB; BigQuery's columns)."""
+    if dialect == "bigquery":
+        return True
     return Dialect.get_or_raise(dialect).normalization_strategy is NormalizationStrategy.CASE_INSENSITIVE
 
 

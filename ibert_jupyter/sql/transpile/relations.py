@@ -14,6 +14,7 @@ from typing import Callable
 
 from sqlglot import exp
 
+from ibert_jupyter.sql.transpile.catalog import ibis_type
 from ibert_jupyter.sql.transpile.code import Code, Program, column_access, kwarg_ok
 from ibert_jupyter.sql.transpile.errors import UnsupportedSQL
 from ibert_jupyter.sql.transpile.scalars import ScalarRenderer
@@ -753,11 +754,11 @@ class QueryTranslator:
                     if not isinstance(k, exp.Column) or (k.table, k.name) not in scope.names:
                         raise UnsupportedSQL("ROLLUP over an expression key", k)
                     typed = column_access(base.code, scope.names[(k.table, k.name)])
-                    nulls[k] = Code(f"ibis.null({typed}.type())")
+                    nulls[k] = Code(f"ibis.null({_type_text(k) or typed + '.type()'})")
             branch_scope = Scope(names=dict(scope.names), var=base.code, parent=scope.parent)
             relation, post = self.aggregate(branch, branch_scope, base.code, all_names, grouping, nulls)
             branches.append(self.finish(branch, relation, post, all_names).code)
-        union = branches[0] + "".join(f".union({b})" for b in branches[1:])
+        union = f"ibis.union({', '.join(branches)})"
         var = self.program.assign("rolled_up", union)
         return self.finish(node, Relation(var, all_names, is_var=True), sort_terms, names)
 
@@ -887,6 +888,16 @@ class QueryTranslator:
         exp.Intersect: set_operation,
         exp.Except: set_operation,
     }
+
+
+def _type_text(node: exp.Expression) -> str | None:
+    """The Ibis type of ``node`` as a quoted string, from sqlglot's annotation (None if unknown)."""
+    if node.type is None or node.type.this in (exp.DataType.Type.UNKNOWN, exp.DataType.Type.NULL):
+        return None
+    try:
+        return repr(str(ibis_type(node.type)))
+    except Exception:  # noqa: BLE001 - an unknown type keeps the runtime lookup
+        return None
 
 
 def _mixes_count_star(node: exp.Expression) -> bool:

@@ -106,6 +106,13 @@ def _literal_int(node: exp.Expression) -> int | None:
     return None
 
 
+def _widened(date: Code) -> Code:
+    """A date as the timestamp of its midnight (a date literal becomes a timestamp literal)."""
+    if date.text.startswith("ibis.date(") and date.text.count("(") == 1:
+        return Code("ibis.timestamp(" + date.text[len("ibis.date("):])
+    return Code(f"{date.receiver()}.cast('timestamp')")
+
+
 def _temporal_kind(node: exp.Expression) -> str | None:
     """'date' or 'timestamp' from sqlglot's type annotation (None when unknown)."""
     dtype = node.type
@@ -475,7 +482,7 @@ class ScalarRenderer:
             raise UnsupportedSQL(f"truncation to {unit}", node)
         subject = self(node.this)
         if unit in _TIME_UNITS and _temporal_kind(node.this) == "date":  # a date at midnight
-            subject = Code(f"{subject.receiver()}.cast('timestamp')")
+            subject = _widened(subject)
         return Code(f"{subject.receiver()}.truncate({code!r})")
 
     def date_diff(self, node: exp.DateDiff) -> Code:
@@ -488,9 +495,7 @@ class ScalarRenderer:
         kinds = [_temporal_kind(n) for n in (node.this, node.expression)]
         if set(kinds) == {"date", "timestamp"} or (unit in _TIME_UNITS and "date" in kinds):
             # SQL widens the date to a timestamp; Ibis wants one type, and time units need times
-            end, start = [
-                Code(f"{c.receiver()}.cast('timestamp')") if k == "date" else c for c, k in zip((end, start), kinds)
-            ]
+            end, start = [_widened(c) if k == "date" else c for c, k in zip((end, start), kinds)]
         return Code(f"{end.receiver()}.delta({start.value()}, unit={name!r})")
 
     def timestamp_diff(self, node: exp.Expression) -> Code:
