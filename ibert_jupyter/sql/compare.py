@@ -86,6 +86,8 @@ def rows_of(table: Any) -> list[tuple]:
     """Rows of a pandas DataFrame, pyarrow Table or list of tuples, normalised."""
     if hasattr(table, "itertuples"):
         raw = [tuple(r) for r in table.itertuples(index=False, name=None)]
+    elif hasattr(table, "columns") and hasattr(table, "num_rows"):  # pyarrow: by position, names may repeat
+        raw = list(zip(*[column.to_pylist() for column in table.columns])) if table.num_columns else []
     elif hasattr(table, "to_pylist"):
         raw = [tuple(d.values()) for d in table.to_pylist()]
     else:

@@ -48,6 +48,11 @@ REFUSED = {
     "bq week trunc": ("bigquery", "SELECT DATE_TRUNC(DATE(OrderedAt), WEEK) AS w FROM Orders", "WEEK"),
     "bq timestamp_diff": ("bigquery", "SELECT TIMESTAMP_DIFF(OrderedAt, TIMESTAMP '2023-03-01', HOUR) AS h FROM Orders", "TimestampDiff"),
     "duckdb strlen": ("duckdb", "SELECT strlen(Region) AS n FROM Customers", "STRLEN"),
+    "duckdb split_part": ("duckdb", "SELECT split_part(SKU, '-', 3) AS p FROM Orders", "SPLIT_PART"),
+    "duckdb string_agg": ("duckdb", "SELECT string_agg(SKU, ',') AS s FROM Orders", "unspecified"),
+    "duckdb any_value": ("duckdb", "SELECT Status, any_value(SKU) AS s FROM Orders GROUP BY 1", "arbitrary"),
+    "duckdb median text": ("duckdb", "SELECT median(Status) AS m FROM Orders", "MEDIAN"),
+    "pg to_char": ("postgres", "SELECT to_char(OrderedAt, 'YYYY') AS y FROM Orders", "format"),
 }
 
 

@@ -68,6 +68,14 @@ NAMED = [
 ]
 
 
+def test_repeated_output_names_get_suffixes_as_duckdb_stores_them(mixed_con, mixed_catalog):
+    sql = "SELECT Status, status, count(*), COUNT(*) FROM Orders GROUP BY Status"
+    outcome = convert_and_check(sql, mixed_con, catalog=mixed_catalog, timeout_s=30)
+    assert outcome.matched, f"{outcome.stage}: {outcome.message}\n{outcome.code}"
+    report = verify(outcome.code, {"Orders": mixed_con.table("Orders")})
+    assert list(report.expression.columns) == ["Status", "Status_1", "count_star()", "count_star()_1"]
+
+
 @pytest.mark.parametrize("sql", NAMED)
 def test_output_names_are_the_engines(mixed_con, mixed_catalog, sql):
     outcome = convert_and_check(sql, mixed_con, catalog=mixed_catalog, timeout_s=30)

@@ -227,7 +227,7 @@ def mixed_expression(draw, columns):
     return draw(st.sampled_from([
         f"date_trunc({unit}, {col})", f"datediff({unit}, DATE '2023-03-01', {col})",
         f"date_diff({unit}, {col}, TIMESTAMP '2024-01-01 00:00:00')", f"EXTRACT({part} FROM {col})",
-        f"{col} + INTERVAL 3 DAY", f"dayofweek({col})",
+        f"{col} + INTERVAL 3 DAY", f"dayofweek({col})", f"strftime({col}, '%Y-%m %H')",
     ]))
 
 
@@ -254,6 +254,7 @@ def mixed_query(draw):
             "count_if(length(SKU) > 6)" if "SKU" in columns else "count(*) + 1",
             "var_pop(OrderID)" if "OrderID" in columns else "min(Region)",
             "count(DISTINCT Status)" if "Status" in columns else "count(DISTINCT Region)",
+            "median(Amount)" if "Amount" in columns else "median(CustomerID)",
         ]), min_size=1, max_size=3, unique=True))
         items = [f"{exprs[0]} AS {alias}", plain] + [f"{a} AS agg{i}" for i, a in enumerate(aggs)]
         group = draw(st.sampled_from(["1, 2", "ALL", f"{exprs[0]}, {plain}"]))

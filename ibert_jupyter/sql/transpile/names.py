@@ -184,6 +184,8 @@ class Names:
                 new = spelled.get(ident.name, ident.name)
             if new != ident.name:
                 ident.set("this", new)
+        for select in qualified.find_all(exp.Select):
+            _unique_outputs(select)
         return qualified
 
     def _injective(self) -> dict[str, str]:
@@ -200,6 +202,28 @@ class Names:
             out[key] = spelling
             used[spelling] = key
         return out
+
+
+def _unique_outputs(select: exp.Select) -> None:
+    """SQL allows two output columns with one name, an Ibis table does not: the later ones
+    get ``_1``, ``_2`` (the names DuckDB gives them when it stores such a result)."""
+    names = [item.alias_or_name for item in select.expressions]
+    if len(set(names)) == len(names):
+        return
+    taken, counts, items = set(names), {}, []
+    for item, name in zip(select.expressions, names):
+        if name in counts:
+            new = name
+            while new in taken:
+                new = f"{name}_{counts[name]}"
+                counts[name] += 1
+            taken.add(new)
+            body = item.this if isinstance(item, exp.Alias) else item
+            item = exp.alias_(body.copy(), exp.to_identifier(new, quoted=True))
+        else:
+            counts[name] = 1
+        items.append(item)
+    select.set("expressions", items)
 
 
 def _source(scope, table: str):

@@ -90,6 +90,10 @@ _DIFFERENT_SEMANTICS = {
     "STRLEN": "DuckDB's strlen counts bytes, Ibis's length() counts characters: use LENGTH(...) if you mean characters",
     "OCTET_LENGTH": "octet_length counts bytes, Ibis's length() counts characters",
     "INITCAP": "INITCAP capitalises every word, Ibis's capitalize() only the first letter",
+    "SPLITPART": "SPLIT_PART gives '' past the last part, indexing Ibis's split() gives NULL",
+    "GROUPCONCAT": "the order of the concatenated values is unspecified in SQL",
+    "ARRAYAGG": "the order of the collected values is unspecified in SQL",
+    "ANYVALUE": "it returns an arbitrary value of each group",
 }
 _RANKING = {exp.Rank: "rank", exp.DenseRank: "dense_rank", exp.RowNumber: "row_number"}
 
@@ -413,6 +417,29 @@ class ScalarRenderer:
             return Code(f"ibis.date({inner.text})")
         return Code(f"{inner.receiver()}.date()")
 
+    def make_date(self, node: exp.DateFromParts) -> Code:
+        parts = [node.args.get(k) for k in ("year", "month", "day")]
+        if any(p is None for p in parts):
+            raise UnsupportedSQL("MAKE_DATE without year, month and day", node)
+        return Code(f"ibis.date({', '.join(self(p).value() if not self(p).literal else self(p).text for p in parts)})")
+
+    def strftime(self, node: exp.TimeToStr) -> Code:
+        if self.dialect != "duckdb":
+            raise UnsupportedSQL(f"date formatting in {self.dialect}", node,
+                                 "format codes differ between engines; Ibis's strftime() uses DuckDB's")
+        fmt = node.args.get("format")
+        if not isinstance(fmt, exp.Literal) or not fmt.is_string:
+            raise UnsupportedSQL("strftime with a non-constant format", node)
+        return Code(f"{self(node.this).receiver()}.strftime({fmt.name!r})")
+
+    def median(self, node: exp.Median, where: str | None = None) -> Code:
+        arg_type = node.this.type
+        if arg_type is None or arg_type.this not in exp.DataType.NUMERIC_TYPES:
+            raise UnsupportedSQL("MEDIAN of a non-numeric value", node,
+                                 "DuckDB picks an existing value there, Ibis's median() interpolates")
+        kw = f"where={where}" if where else ""
+        return Code(f"{self(node.this).receiver()}.median({kw})")
+
     def current_date(self, node: exp.Expression) -> Code:
         raise UnsupportedSQL("CURRENT_DATE (non-deterministic)", node)
 
@@ -665,6 +692,8 @@ class ScalarRenderer:
             return self.population(inner, where)
         if isinstance(inner, exp.CountIf):
             return self.count_if(inner, where)
+        if isinstance(inner, exp.Median):
+            return self.median(inner, where)
         raise UnsupportedSQL("FILTER on this aggregate", node)
 
     def grouping(self, node: exp.Grouping) -> Code:
@@ -755,8 +784,13 @@ class ScalarRenderer:
         raise UnsupportedSQL(f"function {name.upper()}", node, _DIFFERENT_SEMANTICS.get(name.upper(), ""))
 
     def different_semantics(self, node: exp.Expression) -> Code:
-        name = type(node).__name__.upper()
-        raise UnsupportedSQL(f"function {name}", node, _DIFFERENT_SEMANTICS.get(name, ""))
+        reason = _DIFFERENT_SEMANTICS.get(type(node).__name__.upper(), "")
+        raise UnsupportedSQL(f"function {node.sql_name()}", node, reason)
+
+    def ignore_nulls(self, node: exp.IgnoreNulls) -> Code:
+        if type(node.this).__name__.upper() in _DIFFERENT_SEMANTICS:
+            return self.different_semantics(node.this)
+        raise UnsupportedSQL("IGNORE NULLS", node)
 
     RULES: dict[type, Callable[["ScalarRenderer", exp.Expression], Code]] = {
         exp.Column: column,
@@ -809,6 +843,14 @@ class ScalarRenderer:
         exp.Window: window,
         exp.Anonymous: unsupported_function,
         exp.Initcap: different_semantics,
+        exp.SplitPart: different_semantics,
+        exp.GroupConcat: different_semantics,
+        exp.ArrayAgg: different_semantics,
+        exp.AnyValue: different_semantics,
+        exp.IgnoreNulls: ignore_nulls,
+        exp.DateFromParts: make_date,
+        exp.TimeToStr: strftime,
+        exp.Median: median,
         **dict.fromkeys(_POPULATION, population),
         exp.CountIf: count_if,
         exp.TimestampTrunc: truncate,
