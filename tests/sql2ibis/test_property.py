@@ -268,7 +268,11 @@ def mixed_query(draw):
         window = draw(st.sampled_from([
             f"ntile({n}) OVER (ORDER BY {order_col})", f"row_number() OVER (ORDER BY {order_col} DESC)",
             f"rank() OVER (PARTITION BY {plain} ORDER BY {order_col})",
-        ]))
+            f"percent_rank() OVER (PARTITION BY {plain} ORDER BY {order_col})",
+        ] + ([] if shape == "qualify" else [  # values, not numbers: not for `w <= n`
+            f"first_value({plain}) OVER (ORDER BY {order_col} DESC)",
+            f"last_value({plain}) OVER (ORDER BY {order_col} ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)",
+        ])))
         items = [f"{order_col}", f"{exprs[0]} AS {alias}", f"{window} AS w"]
         sql = f"SELECT {', '.join(items)} FROM {from_sql}"
         if shape == "qualify":

@@ -344,7 +344,8 @@ class ScalarRenderer:
                 return Code(f"ibis.timestamp({inner.text})")
         if inner.literal:
             return Code(f"ibis.literal({inner.text}, type={str(dtype)!r})")
-        return Code(f"{inner.receiver()}.cast({str(dtype)!r})")
+        method = "try_cast" if isinstance(node, exp.TryCast) else "cast"  # TRY_CAST: NULL on failure
+        return Code(f"{inner.receiver()}.{method}({str(dtype)!r})")
 
     def interval(self, node: exp.Interval) -> Code:
         unit_node = node.args.get("unit")
@@ -730,7 +731,20 @@ class ScalarRenderer:
             args = [self(a).text for a in (func.args.get("offset"), func.args.get("default")) if a is not None]
             return Code(f"{self(func.this).receiver()}.{method}({', '.join(args)}).over({', '.join(kwargs)})")
         if isinstance(func, (exp.FirstValue, exp.LastValue)):
-            raise UnsupportedSQL(f"{type(func).__name__} window function", node)
+            frame = self.frame(spec, node) if spec is not None else None
+            method = "first" if isinstance(func, exp.FirstValue) else "last"
+            if method == "last" and (frame is None and order is not None or frame and not frame.endswith("None)")):
+                raise UnsupportedSQL(
+                    "LAST_VALUE whose frame ends at the current row", node,
+                    "write ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING for the partition's last value",
+                )
+            if frame is not None and not (frame.startswith("rows=(None") or frame.startswith("range=(None")):
+                raise UnsupportedSQL(f"{func.sql_name()} over a frame that does not start at the partition", node)
+            if order is not None and frame is None:
+                frame = "rows=(None, None)"  # the default frame starts at the partition's first row
+            if frame:
+                kwargs.append(frame)
+            return Code(f"{self(func.this).receiver()}.{method}().over({', '.join(kwargs)})")
         if not isinstance(func, (exp.AggFunc, exp.Filter)):
             raise UnsupportedSQL(f"window function {type(func).__name__}", node)
         frame = self.frame(spec, node) if spec is not None else None
