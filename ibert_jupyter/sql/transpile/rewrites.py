@@ -58,7 +58,13 @@ def qualify_clause(select: exp.Select) -> exp.Expression:
     inner = select.copy()
     for a in modifiers:
         inner.set(a, None)
+    taken = {i.name for i in inner.find_all(exp.Identifier)}
     outer = eliminate_qualify(inner)
+    # sqlglot calls the subquery `_t` and an unnamed window `_w`; give them names that read.
+    renames = {"_t": "windowed", "_w": "window_value"}
+    for ident in outer.find_all(exp.Identifier):
+        if ident.name in renames and ident.name not in taken and renames[ident.name] not in taken:
+            ident.set("this", renames[ident.name])
     names = {s.alias_or_name for s in outer.selects}
     order = modifiers["order"]
     if order is not None:
