@@ -17,6 +17,7 @@ quoted names keep their case except in DuckDB). Tables keep their real names, so
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -54,23 +55,16 @@ class Names:
     table_keys: dict[str, str] = field(default_factory=dict)  # table key -> real table name
     spellings: dict[str, str] = field(default_factory=dict)  # alias key -> spelling as written
     clashes: dict[str, list[str]] = field(default_factory=dict)  # table -> columns equal but for case
+    _reals_by_key: dict[str, frozenset[str]] = field(default_factory=dict)  # column key -> real names
 
     def __post_init__(self) -> None:
-        for table, cols in self.tables.items():
-            tkey = normalize_name(table, self.dialect, is_table=True).name
-            self.table_keys.setdefault(tkey, table)
-            keyed: dict[str, str] = {}
-            for col in cols:
-                key = normalize_name(col, self.dialect).name
-                if key in keyed:
-                    self.clashes.setdefault(table, []).extend([keyed[key], col])
-                keyed[key] = col
-            self.columns[tkey] = keyed
+        catalog = _catalog_keys(tuple((t, tuple(c)) for t, c in self.tables.items()), self.dialect)
+        self.columns, self.table_keys, self.clashes, self._reals_by_key = (dict(part) for part in catalog)
 
     # -- before qualification ---------------------------------------------------------------
     def prepare(self, statement: exp.Expression) -> exp.Expression:
         statement = statement.copy()
-        real_names = {c for cols in self.tables.values() for c in cols}
+        real_names = {real for reals in self._reals_by_key.values() for real in reals}
         lower_names: dict[str, set[str]] = {}
         for c in real_names:
             lower_names.setdefault(c.lower(), set()).add(c)
@@ -157,10 +151,8 @@ class Names:
     def display(self, key: str) -> str:
         if key in self.spellings:
             return self.spellings[key]
-        reals = {cols[key] for cols in self.columns.values() if key in cols}
-        if len(reals) == 1:
-            return reals.pop()
-        return key
+        reals = self._reals_by_key.get(key, ())
+        return next(iter(reals)) if len(reals) == 1 else key
 
     def restore(self, qualified: exp.Expression) -> exp.Expression:
         """Give every identifier of the qualified tree its real or written spelling."""
@@ -224,6 +216,31 @@ def _unique_outputs(select: exp.Select) -> None:
             counts[name] = 1
         items.append(item)
     select.set("expressions", items)
+
+
+@functools.lru_cache(maxsize=32)
+def _catalog_keys(tables: tuple[tuple[str, tuple[str, ...]], ...], dialect: str):
+    """Per catalog and dialect, computed once: (table key -> column key -> real name,
+    table key -> real table, table -> columns equal but for case, column key -> real names)."""
+    columns: dict[str, dict[str, str]] = {}
+    table_keys: dict[str, str] = {}
+    clashes: dict[str, list[str]] = {}
+    reals_by_key: dict[str, set[str]] = {}
+    for table, cols in tables:
+        tkey = normalize_name(table, dialect, is_table=True).name
+        table_keys.setdefault(tkey, table)
+        keyed: dict[str, str] = {}
+        for col in cols:
+            key = normalize_name(col, dialect).name
+            if key in keyed:
+                clashes.setdefault(table, []).extend([keyed[key], col])
+            keyed[key] = col
+            reals_by_key.setdefault(key, set()).add(col)
+        columns[tkey] = keyed
+    return (
+        tuple((k, dict(v)) for k, v in columns.items()), tuple(table_keys.items()),
+        tuple((k, list(v)) for k, v in clashes.items()), tuple((k, frozenset(v)) for k, v in reals_by_key.items()),
+    )
 
 
 def _source(scope, table: str):
