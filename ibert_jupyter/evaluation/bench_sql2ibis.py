@@ -1,9 +1,9 @@
 """``ibert bench sql2ibis``: SQL→Ibis conversion on TPC-H, TPC-DS and ClickBench, checked by execution.
 
 TPC SQL comes from the ibis wheel and its data from the DuckDB extension wheels; ClickBench's
-43 public queries (``data/sql2ibis_clickbench.sql``, source and licence cited there) run over
-its real Mixed-Case ``hits`` schema filled with synthetic rows. For every query both
-converters run in the same process on the same data:
+43 public queries, as written for DuckDB and for PostgreSQL (``data/sql2ibis_clickbench*.sql``,
+source and licence cited there), run over its real Mixed-Case ``hits`` schema filled with
+synthetic rows. For every query both converters run in the same process on the same data:
 * ours: ``sql_to_ibis`` → sandboxed ``verify`` → execute → compare rows with the SQL's own;
 * baseline: ``ibis.parse_sql`` + ``ibis.decompile`` → exec the decompiled code → same compare.
 ``median_ms`` is our median conversion time (SQL text to code).
@@ -22,6 +22,7 @@ from ibert_jupyter.evaluation.stats import median, percentile
 # -- the ClickBench suite: public SQL over a Mixed-Case schema, synthetic rows ----------------
 DATA = Path(__file__).with_name("data")
 CLICKBENCH_QUERIES = DATA / "sql2ibis_clickbench.sql"
+CLICKBENCH_POSTGRES_QUERIES = DATA / "sql2ibis_clickbench_postgres.sql"
 CLICKBENCH_CREATE = DATA / "sql2ibis_clickbench_create.sql"
 CLICKBENCH_ROWS = 50_000
 
@@ -52,9 +53,9 @@ _SPECIAL = {  # columns the queries test against fixed constants: make those val
 _RANGES = {"SMALLINT": 7, "INTEGER": 500, "BIGINT": 100_000}
 
 
-def clickbench_queries() -> dict[int, str]:
+def clickbench_queries(path: Path = CLICKBENCH_QUERIES) -> dict[int, str]:
     """Query number (1-based, ClickBench's order) -> SQL, from the cited file."""
-    lines = [ln.strip() for ln in CLICKBENCH_QUERIES.read_text().splitlines()]
+    lines = [ln.strip() for ln in path.read_text().splitlines()]
     sqls = [ln.rstrip(";") for ln in lines if ln and not ln.startswith("--")]
     return {i + 1: sql for i, sql in enumerate(sqls)}
 
@@ -95,7 +96,8 @@ def clickbench_connection(rows: int = CLICKBENCH_ROWS):
     return con
 
 
-SUITES = ("tpch", "tpcds", "clickbench")
+SUITES = ("tpch", "tpcds", "clickbench", "clickbench-postgres")
+DIALECTS = {"clickbench-postgres": "postgres"}  # suites whose SQL is not DuckDB's
 
 
 def add_arguments(parser) -> None:
@@ -109,21 +111,21 @@ def add_arguments(parser) -> None:
     parser.add_argument("--no-baseline", action="store_true", help="skip the parse_sql baseline")
 
 
-def baseline(sql: str, con, catalog: dict, timeout_s: float) -> tuple[bool, bool, bool, str]:
+def baseline(sql: str, con, catalog: dict, timeout_s: float, dialect: str = "duckdb") -> tuple[bool, bool, bool, str]:
     """(converted, ran, matched, message) for ibis.parse_sql + ibis.decompile."""
     import ibis
 
     from ibert_jupyter.sql.transpile.checked import run_and_compare
 
     try:
-        code = ibis.decompile(ibis.parse_sql(sql, catalog))
+        code = ibis.decompile(ibis.parse_sql(sql, catalog, dialect=dialect))
     except Exception as exc:  # noqa: BLE001 - the baseline failing is the measurement
         return False, False, False, f"convert: {type(exc).__name__}: {exc}"[:300]
     try:
         namespace: dict = {}
         exec(compile(code, "<decompiled>", "exec"), namespace)  # noqa: S102 - ibis's own output
         expr = namespace["result"]
-        comparison = run_and_compare(con, sql, expr, "duckdb", timeout_s)
+        comparison = run_and_compare(con, sql, expr, dialect, timeout_s)
     except Exception as exc:  # noqa: BLE001
         return True, False, False, f"run: {type(exc).__name__}: {exc}"[:300]
     return True, True, comparison.equal, comparison.reason
@@ -133,6 +135,8 @@ def _suite(name: str, args):
     """(connection, queries) of one suite."""
     if name == "clickbench":
         return clickbench_connection(args.rows), clickbench_queries()
+    if name == "clickbench-postgres":
+        return clickbench_connection(args.rows), clickbench_queries(CLICKBENCH_POSTGRES_QUERIES)
     from ibert_jupyter.data import tpc
 
     suite = tpc.normalize_suite(name)
@@ -156,7 +160,8 @@ def run_suite(name: str, args) -> dict:
     for number, sql in tqdm(queries.items(), desc=f"sql2ibis {name}", file=sys.stderr):
         t0 = time.perf_counter()
         try:
-            outcome = convert_and_check(sql, con, timeout_s=args.timeout, catalog=catalog)
+            outcome = convert_and_check(sql, con, dialect=DIALECTS.get(name, "duckdb"),
+                                        timeout_s=args.timeout, catalog=catalog)
         except Exception as exc:  # noqa: BLE001 - a crash is counted, never hidden
             counts["crashed"] += 1
             failures[number] = f"crash: {type(exc).__name__}: {exc}"[:300]
@@ -169,7 +174,7 @@ def run_suite(name: str, args) -> dict:
         if not outcome.matched:
             failures[number] = f"{outcome.stage}: {outcome.message}"[:300]
         if not args.no_baseline:
-            converted, ran, matched, _ = baseline(sql, con, catalog, args.timeout)
+            converted, ran, matched, _ = baseline(sql, con, catalog, args.timeout, DIALECTS.get(name, "duckdb"))
             base["converted"] += converted
             base["ran"] += ran
             base["matched"] += matched
