@@ -23,7 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 # `ibert bench NAME`: name -> (module, help)
 BENCHMARKS: dict[str, tuple[str, str]] = {
-    "sql2ibis": ("ibert_jupyter.evaluation.bench_sql2ibis", "SQL→Ibis conversion on TPC-H/TPC-DS, checked by execution vs ibis.parse_sql"),
+    "sql2ibis": ("ibert_jupyter.evaluation.bench_sql2ibis", "SQL→Ibis conversion on TPC-H/TPC-DS/ClickBench, checked by execution vs ibis.parse_sql"),
     "retrieval": ("ibert_jupyter.evaluation.bench_retrieval", "Recall@5/MRR/nDCG@10 of BM25, dense, hybrid, +graph, fine-tuned"),
     "verify": ("ibert_jupyter.evaluation.bench_verify", "verifier latency on the TPC-H reference queries vs ibis alone"),
     "repair": ("ibert_jupyter.evaluation.bench_repair", "repair of errors injected into the TPC-H reference queries, fixes verified and result-compared"),
