@@ -7,7 +7,8 @@ import json
 import pytest
 
 from ibert_jupyter.cli import main
-from ibert_jupyter.evaluation.bench_repair import MUTATORS, build_corpus, frames_equal
+from ibert_jupyter.evaluation.bench_repair import frames_equal
+from ibert_jupyter.repair.mutations import MUTATORS, build_corpus
 
 
 def test_corpus_has_at_least_eight_classes_of_real_failures(tpch_con):
