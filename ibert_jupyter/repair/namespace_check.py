@@ -52,6 +52,15 @@ def missing_imports(code: str, provided: AbstractSet[str] | None) -> list[tuple[
     return sorted(first.items(), key=lambda item: item[1])
 
 
+def add_missing_imports(code: str, provided: AbstractSet[str] | None) -> str:
+    """``code`` with ``import ibis`` / ``from ibis import _`` prepended where it needs them."""
+    needed = {name for name, _ in missing_imports(code, provided)}
+    if not needed:
+        return code
+    lines = [SUPPLIED_IMPORTS[name] for name in ("ibis", "_") if name in needed]
+    return "\n".join(lines) + "\n" + code
+
+
 def missing_import_message(name: str) -> str:
     what = "`_`" if name == "_" else f"`{name}`"
     return f"{what} is not imported in this notebook: add `{SUPPLIED_IMPORTS[name]}`"
