@@ -97,6 +97,9 @@ _FORBIDDEN_NODES: dict[type, str] = {
     ast.While: "'while' loops (unbounded loops are not allowed; use Ibis operations)",
     ast.Try: "'try' blocks (errors must reach the verifier)",
     ast.Delete: "'del' statements",
+    # class patterns read attributes by name (``case X(get_backend=gb)``), unseen by the
+    # Attribute check; Ibis code never needs pattern matching
+    ast.Match: "'match' statements",
 }
 if hasattr(ast, "TryStar"):
     _FORBIDDEN_NODES[ast.TryStar] = "'try' blocks (errors must reach the verifier)"
