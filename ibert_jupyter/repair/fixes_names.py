@@ -14,7 +14,7 @@ from typing import Iterator
 import ibis
 import ibis.expr.types as ir
 
-from ibert_jupyter.repair.api_changes import deprecated_methods, nearest_method
+from ibert_jupyter.repair.api_changes import REMOVED_METHODS, deprecated_methods, nearest_method
 from ibert_jupyter.repair.candidate import Candidate
 from ibert_jupyter.repair.diagnosis import Diagnosis
 from ibert_jupyter.repair.fixcontext import FixContext, same_family
@@ -251,9 +251,12 @@ def fix_renamed_api(src: Source, diag: Diagnosis, ctx: FixContext) -> Iterator[C
     deprecated = deprecated_methods().get(diag.name)
     if deprecated and deprecated.replacement:
         suggestions.append((deprecated.replacement, f"Ibis says: {deprecated.note}"))
+    removed = REMOVED_METHODS.get(diag.name)
+    if removed:
+        suggestions.append((removed, f"{diag.name} was removed from Ibis in favour of {removed}"))
     for name in nearest_method(_receiver_class(diag), diag.name):
         suggestions.append((name, f"it is the closest method of {diag.receiver} in Ibis {ibis.__version__}"))
-    authoritative = {n for n, _ in suggestions[: int(bool(diag.hint)) + int(bool(deprecated and deprecated.replacement))]}
+    authoritative = {n for n, _ in suggestions[: int(bool(diag.hint)) + int(bool(deprecated and deprecated.replacement)) + int(bool(removed))]}
     for name, why in suggestions:
         if name in seen or name == diag.name:
             continue
