@@ -278,7 +278,8 @@ def repair(
         if len(path) >= max_steps:
             return
         for rank, candidate in enumerate(candidates_for(state_code, diagnose(report, state_code), ctx)):
-            step_cost = (0.0 if candidate.preserves_meaning else RISK_COST) + 1.0 + edit_size(state_code, candidate.code) / 100 + rank / 1000
+            # risk first; then the rules' own ranking (best first), then the smaller edit
+            step_cost = (0.0 if candidate.preserves_meaning else RISK_COST) + 1.0 + rank / 20 + edit_size(state_code, candidate.code) / 100
             heapq.heappush(queue, (cost + step_cost, next(counter), candidate, path))
 
     expand(prepared.code, first, (), 0.0)
