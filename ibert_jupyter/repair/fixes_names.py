@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import functools
 from typing import Iterator
 
 import ibis
@@ -16,12 +17,36 @@ import ibis.expr.types as ir
 
 from ibert_jupyter.repair.api_changes import REMOVED_METHODS, deprecated_methods, nearest_method
 from ibert_jupyter.repair.candidate import Candidate
-from ibert_jupyter.repair.diagnosis import Diagnosis
+from ibert_jupyter.repair.diagnosis import PANDAS_ATTRIBUTES, Diagnosis
 from ibert_jupyter.repair.fixcontext import FixContext, same_family
 from ibert_jupyter.repair.source import Source, assigned_names
 
 MAX_NAME_CANDIDATES = 3
-CLOSE_NAME = 0.8
+CLOSE_NAME = 0.8  # close enough to propose
+
+
+def typo_distance(a: str, b: str) -> int:
+    """Edits (insert, delete, substitute, swap adjacent) between two names, case-insensitive."""
+    a, b = a.lower(), b.lower()
+    d = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]
+    for i in range(len(a) + 1):
+        d[i][0] = i
+    for j in range(len(b) + 1):
+        d[0][j] = j
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[len(a)][len(b)]
+
+
+def is_typo(wrong: str, name: str) -> bool:
+    """A rename that fixes a slip of the keyboard (verified), not a different name (a guess):
+    one edit, or two in a long name. ``ordres`` → ``orders`` is; ``city_x`` → ``city`` is not."""
+    distance = typo_distance(wrong, name)
+    return distance <= 1 or (distance == 2 and min(len(wrong), len(name)) >= 8)
 
 
 def _suffix(name: str) -> str:
@@ -169,7 +194,7 @@ def fix_unknown_column(src: Source, diag: Diagnosis, ctx: FixContext) -> Iterato
             else:
                 edits.append(src.replace(site, repr(name)))
         typed = f" of type {schema[name]}" if name in schema else ""
-        close = _similarity(wrong, name) >= CLOSE_NAME
+        close = is_typo(wrong, name)
         yield Candidate(
             src.apply(edits),
             "nearest-column",
@@ -199,12 +224,27 @@ def _pandas_suffix(wrong: str, schema: dict[str, str]) -> str | None:
     return None
 
 
+@functools.cache
+def _pandas_names() -> frozenset[str]:
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover
+        return frozenset(PANDAS_ATTRIBUTES)
+    return frozenset(PANDAS_ATTRIBUTES) | {n for n in dir(pd.Series) + dir(pd.DataFrame) if not n.startswith("_")}
+
+
+def _is_pandas_name(name: str | None) -> bool:
+    return bool(name) and name in _pandas_names()
+
+
 def _string_site_schema(src: Source, ctx: FixContext, stmt, sites) -> dict[str, str] | None:
-    """Schema of the relation a string column name is looked up in: the receiver of the call
-    holding it (``r.order_by(ibis.desc("totl"))`` looks in ``r``, not in the base tables)."""
+    """Schema of the relation a string or deferred column name is looked up in: the receiver of
+    the call holding it (``r.order_by(ibis.desc("totl"))`` and ``r.filter(_.x_y)`` look in
+    ``r``, not in the base tables)."""
     scope = list(src.nodes_on(stmt.lineno if stmt is not None else None))
     for site in sites:
-        if not isinstance(site, ast.Constant):
+        deferred = isinstance(site, ast.Attribute) and isinstance(site.value, ast.Name) and site.value.id == "_"
+        if not (isinstance(site, ast.Constant) or deferred):
             continue
         best = None
         for node in scope:
@@ -261,7 +301,8 @@ def fix_renamed_api(src: Source, diag: Diagnosis, ctx: FixContext) -> Iterator[C
         if name in seen or name == diag.name:
             continue
         seen.add(name)
-        safe = name in authoritative or _similarity(diag.name, name) >= CLOSE_NAME
+        # a real pandas name (unique, isna...) is not a typo of a similar Ibis one (nunique)
+        safe = name in authoritative or (is_typo(diag.name, name) and not _is_pandas_name(diag.name))
         renamed = _rename_attribute(src, diag.name, name, diag.line)
         explanation = f"{diag.receiver or 'The expression'} has no method {diag.name!r}; use {name!r} ({why})."
         yield Candidate(renamed, "renamed-api", explanation, preserves_meaning=safe)
@@ -301,7 +342,7 @@ def fix_name_error(src: Source, diag: Diagnosis, ctx: FixContext) -> Iterator[Ca
         options.insert(0, (f"ibis.{wrong}", f"Ibis provides {wrong!r} as ibis.{wrong}"))
     for replacement, why in options:
         code = src.apply(src.replace(site, replacement) for site in sites)
-        safe = replacement == f"ibis.{wrong}" or _similarity(wrong, replacement) >= CLOSE_NAME
+        safe = replacement == f"ibis.{wrong}" or is_typo(wrong, replacement)
         yield Candidate(code, "nearest-name", f"{wrong!r} is not defined; use {replacement!r} ({why}).", preserves_meaning=safe)
 
 

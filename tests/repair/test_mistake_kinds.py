@@ -61,6 +61,8 @@ SAFE = [  # (broken, intended): meaning-preserving edits, shown as verified
      'customers.mutate(label=customers.name + "-" + customers.customer_id.cast("string"))'),
     ('sales.mutate(prev=sales.amount.shift(1).over(order_by="sale_id"))',
      'sales.mutate(prev=sales.amount.lag(1).over(order_by="sale_id"))'),
+    ('sales.mutate(running=sales.amount.cumsum(ascending=True, order_by="sale_id"))',
+     'sales.mutate(running=sales.amount.cumsum(order_by="sale_id"))'),
     ('sales.filter(sales.status = "shipped")', 'sales.filter(sales.status == "shipped")'),
     ('penguins.filter((penguins.species == "Adelie") and (penguins.island == "Dream"))',
      'penguins.filter((penguins.species == "Adelie") & (penguins.island == "Dream"))'),
