@@ -198,20 +198,25 @@ def candidates_for(code: str, diag: Diagnosis, ctx: FixContext) -> Iterator[Cand
             (c for fixer in FIXERS.get(diag.kind, ()) for c in fixer(src, diag, ctx)),
             (c for rule in GENERAL_RULES for c in rule(src, diag, ctx)),
         )
+    collected: dict[str, Candidate] = {}
     while True:
         try:
             candidate = next(produced)
         except StopIteration:
-            return
+            break
         except Exception:  # noqa: BLE001 - one broken rule must not stop the others
             continue
         code = add_missing_imports(candidate.code, ctx.provided)
         if code != candidate.code:  # the fix uses `_`/`ibis`, which this notebook never imported
             added = code[: len(code) - len(candidate.code)].strip().replace("\n", "; ")
             candidate = dataclasses.replace(candidate, code=code, explanation=f"{candidate.explanation} `{added}` was added: this notebook does not import it.")
-        if candidate.code not in seen:
-            seen.add(candidate.code)
-            yield candidate
+        if candidate.code in seen:
+            continue
+        earlier = collected.get(candidate.code)
+        # the same edit proposed by two rules: keep the one that knows it keeps the meaning
+        if earlier is None or (candidate.preserves_meaning and not earlier.preserves_meaning):
+            collected[candidate.code] = candidate
+    yield from collected.values()
 
 
 def edit_size(before: str, after: str) -> int:

@@ -77,10 +77,17 @@ def fix_python_bool_ops(src: Source, diag: Diagnosis, ctx: FixContext) -> Iterat
     for node in _scope_nodes(src, diag):
         if isinstance(node, (ast.BoolOp, ast.UnaryOp)) and (isinstance(node, ast.BoolOp) or isinstance(node.op, ast.Not)):
             edits.append(src.replace(node, _as_bitwise(src, node)))
+        elif (
+            isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], (ast.In, ast.NotIn))
+            and isinstance(node.comparators[0], (ast.List, ast.Tuple, ast.Set)) and not isinstance(node.left, ast.Constant)
+        ):
+            method = "isin" if isinstance(node.ops[0], ast.In) else "notin"
+            values = "[" + ", ".join(src.text(e) for e in node.comparators[0].elts) + "]"
+            edits.append(src.replace(node, f"{parenthesize(src.text(node.left))}.{method}({values})"))
     if edits:
         yield Candidate(src.apply(edits), "bitwise-boolean",
-                        "Python's and/or/not ask a column for a single True/False; Ibis combines conditions "
-                        "with & (and), | (or) and ~ (not).")
+                        "Python's and/or/not/in ask a column for a single True/False; Ibis combines conditions "
+                        "with & (and), | (or) and ~ (not), and tests membership with isin([...]).")
 
 
 def _split_chain(src: Source, node: ast.Compare) -> str | None:
@@ -435,6 +442,63 @@ def fix_method_not_called(src: Source, diag: Diagnosis, ctx: FixContext) -> Iter
                         "That is a method of the Ibis column, not a value; it is now called.")
 
 
+_AGG_FUNCTIONS = {"sum": "sum", "mean": "mean", "min": "min", "max": "max", "count": "count", "nunique": "nunique",
+                  "std": "std", "var": "var", "median": "median", "first": "first", "last": "last", "size": "count"}
+_JOIN_KINDS = {"left_outer": "left", "right_outer": "right", "full": "outer", "full_outer": "outer", "outer_join": "outer",
+               "leftouter": "left", "rightouter": "right", "fullouter": "outer", "inner_join": "inner"}
+
+
+def fix_pandas_keywords(src: Source, diag: Diagnosis, ctx: FixContext) -> Iterator[Candidate]:
+    """pandas call shapes on Ibis methods: ``drop(columns=[..])``, ``agg({"col": "sum"})``,
+    ``rename({old: new})`` (Ibis maps new ← old), ``join(how="left_outer")``."""
+    stmt = src.statement_at(diag.line)
+    prefix = src.prefix_before(stmt) if stmt is not None else ""
+    edits, why = [], []
+    for call in _method_calls(_scope_nodes(src, diag)):
+        name, owner = call.func.attr, call.func.value
+        columns = next((k for k in call.keywords if k.arg == "columns"), None)
+        if name == "drop" and columns is not None and isinstance(columns.value, (ast.List, ast.Tuple)):
+            args = [src.text(a) for a in call.args] + [src.text(e) for e in columns.value.elts]
+            edits.append(src.replace(call, f"{src.text(call.func)}({', '.join(args)})"))
+            why.append("Ibis's drop takes the column names themselves, not columns=[...]")
+        elif name in {"agg", "aggregate"} and len(call.args) == 1 and isinstance(call.args[0], ast.Dict) and not call.keywords:
+            parts = []
+            for key, value in zip(call.args[0].keys, call.args[0].values):
+                if not (isinstance(key, ast.Constant) and isinstance(key.value, str) and key.value.isidentifier()
+                        and isinstance(value, ast.Constant) and value.value in _AGG_FUNCTIONS):
+                    parts = []
+                    break
+                base = _grouped_base(owner)
+                ref = f"{src.text(base)}.{key.value}" if isinstance(base, ast.Name) else f"_.{key.value}"
+                parts.append(f"{key.value}={ref}.{_AGG_FUNCTIONS[value.value]}()")
+            if parts:
+                edits.append(src.replace(call, f"{src.text(owner)}.aggregate({', '.join(parts)})"))
+                why.append("pandas agg({'col': 'sum'}) is aggregate(col=t.col.sum()) in Ibis")
+        elif name == "rename" and len(call.args) == 1 and isinstance(call.args[0], ast.Dict) and not call.keywords:
+            mapping = call.args[0]
+            if all(isinstance(k, ast.Constant) and isinstance(v, ast.Constant) for k, v in zip(mapping.keys, mapping.values)):
+                schema = ctx.probe_schema(prefix, src.text(owner)) or {}
+                keys = [k.value for k in mapping.keys]
+                values = [v.value for v in mapping.values]
+                if schema and all(k in schema for k in keys) and not any(v in schema for v in values):
+                    pairs = ", ".join(f"{src.text(v)}: {src.text(k)}" for k, v in zip(mapping.keys, mapping.values))
+                    edits.append(src.replace(mapping, "{" + pairs + "}"))
+                    why.append("Ibis's rename maps {new: old}; the mapping was written the pandas way round")
+        how = next((k for k in call.keywords if k.arg == "how"), None)
+        if name.endswith("join") and how is not None and isinstance(how.value, ast.Constant) and how.value.value in _JOIN_KINDS:
+            edits.append(src.replace(how.value, repr(_JOIN_KINDS[how.value.value])))
+            why.append(f"Ibis calls the join kind {_JOIN_KINDS[how.value.value]!r}")
+    if edits:
+        yield Candidate(src.apply(edits), "pandas-call-shape", "; ".join(dict.fromkeys(why)) + ".")
+
+
+def _grouped_base(node: ast.AST) -> ast.AST:
+    """``t`` in ``t.group_by(k)`` (the table the aggregates read)."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in {"group_by", "groupby"}:
+        return node.func.value
+    return node
+
+
 _RANKING = frozenset({"rank", "dense_rank", "percent_rank", "cume_dist", "ntile", "row_number"})
 _NOOP_KEYWORDS = {("skipna", True), ("ascending", True), ("inplace", False), ("dropna", True), ("numeric_only", False)}
 
@@ -473,5 +537,6 @@ GENERAL_RULES: tuple[Rule, ...] = (
     fix_rank_ascending,
     fix_aggregate_without_group_by,
     fix_grouped_column_aggregate,
+    fix_pandas_keywords,
     fix_column_from_other_table,
 )

@@ -72,7 +72,13 @@ SAFE = [  # (broken, intended): meaning-preserving edits, shown as verified
     ('sales.join(customers, on="customer_id")', 'sales.join(customers, "customer_id")'),
     ('sales.join(customers, "customer_id").select("sale_id", "city_x", "city_y")',
      'sales.join(customers, "customer_id").select("sale_id", "city", "city_right")'),
+    ('sales.filter(sales.channel in ["web", "store"])', 'sales.filter(sales.channel.isin(["web", "store"]))'),
+    ('sales.drop(columns=["city"])', 'sales.drop("city")'),
+    ('sales.select("sale_id", "amount").rename({"amount": "total"})', 'sales.select("sale_id", total="amount")'),
+    ('sales.join(customers, sales.customer_id == customers.customer_id, how="left_outer")',
+     'sales.left_join(customers, sales.customer_id == customers.customer_id)'),
     # two mistakes in one cell: each fixed in turn
+    ('sales.groupby("channel").agg({"amount": "sum"})', 'sales.group_by("channel").aggregate(amount=sales.amount.sum())'),
     ('sales.groupby("channel")["amount"].sum()', 'sales.group_by("channel").aggregate(amount=sales.amount.sum())'),
     ('sales.groupby("channel").aggregate(total=_.amount.sum()).order_by(ibis.desc("totl"))',
      'sales.group_by("channel").aggregate(total=_.amount.sum()).order_by(ibis.desc("total"))'),
