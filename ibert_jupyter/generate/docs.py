@@ -20,20 +20,27 @@ _SETUP = re.compile(r"^(import |from |ibis\.options|t = ibis\.(examples|memtable
 
 @dataclass(frozen=True)
 class ApiDoc:
-    """One retrieved symbol as a prompt shows it."""
+    """Documentation as a prompt shows it: one retrieved symbol, or the core sheet of several."""
 
-    name: str  # how users spell it: Table.group_by, ibis.desc
+    name: str  # how users spell it: Table.group_by, ibis.desc ("core operations" for the sheet)
     text: str
+    symbols: tuple[str, ...] = ()  # the symbols it documents (default: just ``name``)
+
+    @property
+    def documents(self) -> tuple[str, ...]:
+        return self.symbols or (self.name,)
 
 
 def usage_lines(examples: str, limit: int = MAX_EXAMPLE_LINES) -> list[str]:
     """The first doctest statements of a docstring that use the API (setup and output dropped)."""
+    raw_lines = examples.splitlines()
+    prompted = any(line.strip().startswith(">>> ") for line in raw_lines)  # doctest form, else bare code
     lines = []
-    for raw in examples.splitlines():
+    for raw in raw_lines:
         line = raw.strip()
-        if not line.startswith(">>> "):
+        if prompted and not line.startswith(">>> "):
             continue
-        statement = line[4:].strip()
+        statement = line[4:].strip() if prompted else line
         if not statement or _SETUP.match(statement) or statement in ("t", "expr"):
             continue
         lines.append(statement)
@@ -77,8 +84,27 @@ def hit_doc(hit) -> ApiDoc:
     return ApiDoc(name, doc_text(name, get("signature", "") or "", get("summary", "") or "", examples))
 
 
+def core_sheet() -> ApiDoc | None:
+    """The everyday operations, one line each (``retrieval.task_query``); None without an index."""
+    from ibert_jupyter.retrieval.retriever import get_retriever
+    from ibert_jupyter.retrieval.task_query import core_chunks
+
+    chunks = core_chunks(get_retriever())
+    if not chunks:
+        return None
+    from ibert_jupyter.retrieval.task_query import ALIASES
+
+    lines, names = [], []
+    for c in chunks:
+        also = [a for a, target in ALIASES.items() if target == c.name]
+        alias = f" (also spelled .{', .'.join(also)})" if also else ""
+        lines.append(f"{c.public_name}{c.signature}{alias}: {c.summary}".rstrip(": "))
+        names += [c.public_name, *(c.public_name.rsplit(".", 1)[0] + "." + a for a in also)]
+    return ApiDoc("core operations", "Everyday operations:\n" + "\n".join(lines), tuple(names))
+
+
 def retrieve_api_docs(query: str, k: int) -> list[ApiDoc]:
-    """Up to ``k`` Ibis API docs for ``query``; [] when no index is available."""
+    """The core sheet and up to ``k`` more Ibis API docs for ``query``; [] when no index is available."""
     if k <= 0:
         return []
     try:
@@ -88,12 +114,13 @@ def retrieve_api_docs(query: str, k: int) -> list[ApiDoc]:
         return []
     try:
         hits = search_for_task(query, k)
+        sheet = core_sheet()
     except IndexUnavailable as exc:
         log.info("retrieval index unavailable: %s", exc)
         return []
-    return [hit_doc(hit) for hit in hits][:k]
+    return ([sheet] if sheet else []) + [hit_doc(hit) for hit in hits][:k]
 
 
 def retrieve_docs(query: str, k: int) -> list[str]:
-    """Up to ``k`` Ibis API docs for ``query`` as prompt text; [] when no index is available."""
+    """The core sheet and up to ``k`` Ibis API docs for ``query`` as prompt text; [] without an index."""
     return [doc.text for doc in retrieve_api_docs(query, k)]

@@ -14,7 +14,7 @@ from pathlib import Path
 from ibert_jupyter.evaluation.ibisbench.tasks import SUITES
 
 HEADLINE_KEYS = ("suite", "backend", "tasks", "n", "rounds", "docs", "docs_available", "compile_rate", "exec_accuracy",
-                 "pass_at_k", "by_tier", "by_database", "retrieval_recall_at_5", "latency_ms_per_task",
+                 "pass_at_k", "by_tier", "by_database", "retrieval_recall_at_5", "retrieval_recall_task_specific_at_5", "latency_ms_per_task",
                  "tokens_per_task", "final_stages", "wall_s")
 
 

@@ -68,13 +68,24 @@ class TaskRun:
 
 @dataclass(frozen=True)
 class RetrievalRun:
+    """The API docs a task's prompt carried: the retrieved symbols, and the core sheet's (if any)."""
+
     task: Task
     retrieved: tuple[str, ...]
+    sheet: tuple[str, ...] = ()
 
     @property
     def recall(self) -> float:
+        """Share of the gold program's API names that some doc in the prompt documents."""
         gold_symbols = self.task.gold_symbols
-        return len(covered(gold_symbols, self.retrieved)) / len(gold_symbols) if gold_symbols else 1.0
+        found = covered(gold_symbols, self.retrieved + self.sheet)
+        return len(found) / len(gold_symbols) if gold_symbols else 1.0
+
+    @property
+    def specific_recall(self) -> float | None:
+        """The same over names the core sheet lacks, found by search alone (None: nothing to find)."""
+        rest = tuple(s for s in self.task.gold_symbols if not covered((s,), self.sheet))
+        return len(covered(rest, self.retrieved)) / len(rest) if rest else None
 
 
 @dataclass(frozen=True)
@@ -163,7 +174,8 @@ def evaluate(tasks: Sequence[Task], backend: Backend, *, n: int = 8, rounds: int
         docs = retrieve(task, docs_k)
         prompt_ms = (time.perf_counter() - t0) * 1e3
         docs_available = docs_available or bool(docs)
-        retrieval.append(RetrievalRun(task, tuple(d.name for d in docs)))
+        sheet = tuple(n for d in docs if len(d.documents) > 1 for n in d.documents)
+        retrieval.append(RetrievalRun(task, tuple(d.name for d in docs if len(d.documents) == 1), sheet))
         for with_docs in docs_settings:
             messages = generation_messages(task.request, snapshot, docs=[d.text for d in docs] if with_docs else ())
             firsts = backend.sample(task, messages, n, 0, with_docs)

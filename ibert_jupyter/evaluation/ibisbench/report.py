@@ -68,6 +68,7 @@ def summarize(run: EvalRun) -> dict[str, Any]:
         })
     head_rows = [p for p in per_task if p["docs"] == docs]
     recall = [x.recall for x in run.retrieval]
+    specific = [x.specific_recall for x in run.retrieval if x.specific_recall is not None]
     recall_by_tier = {tier: round(mean(x.recall for x in run.retrieval if x.task.tier == tier), 4)
                       for tier in TIERS if any(x.task.tier == tier for x in run.retrieval)}
     return {
@@ -84,6 +85,7 @@ def summarize(run: EvalRun) -> dict[str, Any]:
         "grid": grid,
         "final_stages": dict(stages),
         "retrieval_recall_at_5": round(mean(recall), 4) if recall else None,
+        "retrieval_recall_task_specific_at_5": round(mean(specific), 4) if specific else None,
         "retrieval_recall_by_tier": recall_by_tier,
         "latency_ms_per_task": {
             "prompt": _median(p["prompt_ms"] for p in head_rows),
