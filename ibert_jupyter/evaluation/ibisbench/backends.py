@@ -1,9 +1,10 @@
 """Where candidate programs come from: a model (local, OpenAI-compatible), a replay file, the
 gold programs, or a script (tests). One small interface; the harness never knows which.
 
-A backend answers ``sample(task, messages, n, round, docs) -> list[Sample]``: ``round`` 0 is
-the first answer, ``round`` r > 0 a repair after r compiler errors; ``docs`` says whether the
-prompt carried retrieved API docs (a replay file can hold answers for both).
+A backend answers ``sample(task, messages, n, round, docs, first=0) -> list[Sample]``: ``round``
+0 is the first answer, ``round`` r > 0 a repair after r compiler errors; ``docs`` says whether
+the prompt carried retrieved API docs (a replay file can hold answers for both); the answers
+are samples ``first .. first + n - 1`` of the task (a repair call asks for one, its sample's).
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ class Sample:
 class Backend(Protocol):
     name: str
 
-    def sample(self, task: Task, messages: Sequence[Message], n: int, round: int, docs: bool) -> list[Sample]:
+    def sample(self, task: Task, messages: Sequence[Message], n: int, round: int, docs: bool,
+               first: int = 0) -> list[Sample]:
         ...
 
 
@@ -42,7 +44,7 @@ class ModelBackend:
         self.name = getattr(model, "name", type(model).__name__)
         self.max_new_tokens, self.temperature, self.top_p = max_new_tokens, temperature, top_p
 
-    def sample(self, task, messages, n, round, docs):
+    def sample(self, task, messages, n, round, docs, first=0):
         request = GenerationRequest(messages=list(messages), n=n, max_new_tokens=self.max_new_tokens,
                                     temperature=self.temperature, top_p=self.top_p)
         t0 = time.perf_counter()
@@ -56,7 +58,7 @@ class GoldBackend:
 
     name = "gold"
 
-    def sample(self, task, messages, n, round, docs):
+    def sample(self, task, messages, n, round, docs, first=0):
         return [Sample(f"```python\n{task.gold_code}```", len(task.gold_code.split()), 0.0)] * n
 
 
@@ -69,9 +71,9 @@ class ScriptedBackend:
         self.answer = answer
         self.prompts: list[Sequence[Message]] = []
 
-    def sample(self, task, messages, n, round, docs):
+    def sample(self, task, messages, n, round, docs, first=0):
         self.prompts.append(list(messages))
-        return [Sample(self.answer(task, round, i), 0, 0.0) for i in range(n)]
+        return [Sample(self.answer(task, round, first + i), 0, 0.0) for i in range(n)]
 
 
 class ReplayMissing(LookupError):
@@ -103,9 +105,9 @@ class ReplayBackend:
             except (KeyError, ValueError, TypeError) as exc:
                 raise ValueError(f"{self.path}:{number}: not a replay record ({exc})") from exc
 
-    def sample(self, task, messages, n, round, docs):
+    def sample(self, task, messages, n, round, docs, first=0):
         out = []
-        for i in range(n):
+        for i in range(first, first + n):
             found = self.answers.get((task.id, docs, round, i)) or self.answers.get((task.id, None, round, i))
             if found is None:
                 raise ReplayMissing(f"{self.path} has no answer for task {task.id}, docs={docs}, round {round}, "
@@ -121,9 +123,9 @@ class RecordingBackend:
         self.inner, self.name = inner, inner.name
         self.file = Path(path).open("w")
 
-    def sample(self, task, messages, n, round, docs):
-        samples = self.inner.sample(task, messages, n, round, docs)
-        for i, s in enumerate(samples):
+    def sample(self, task, messages, n, round, docs, first=0):
+        samples = self.inner.sample(task, messages, n, round, docs, first)
+        for i, s in enumerate(samples, first):
             self.file.write(json.dumps({"id": task.id, "docs": docs, "round": round, "sample": i, "text": s.text,
                                         "tokens": s.tokens, "ms": s.ms}) + "\n")
         self.file.flush()

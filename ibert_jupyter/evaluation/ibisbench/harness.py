@@ -129,8 +129,8 @@ class _Checker:
         return self._seen[code]
 
 
-def _run_sample(backend: Backend, task: Task, checker: _Checker, messages, first, rounds: int, docs: bool
-                ) -> SampleRun:
+def _run_sample(backend: Backend, task: Task, checker: _Checker, messages, index: int, first, rounds: int,
+                docs: bool) -> SampleRun:
     attempts = []
     sample, history = first, list(messages)
     for r in range(rounds + 1):
@@ -141,7 +141,7 @@ def _run_sample(backend: Backend, task: Task, checker: _Checker, messages, first
         if compiled or r == rounds:
             break
         history = refinement_messages(history, [(code or sample.text, message)])
-        sample = backend.sample(task, history, 1, r + 1, docs)[0]
+        sample = backend.sample(task, history, 1, r + 1, docs, index)[0]
     return SampleRun(tuple(attempts))
 
 
@@ -181,7 +181,8 @@ def evaluate(tasks: Sequence[Task], backend: Backend, *, n: int = 8, rounds: int
             firsts = backend.sample(task, messages, n, 0, with_docs)
             if len(firsts) != n:
                 raise RuntimeError(f"backend {backend.name} returned {len(firsts)} samples for n={n}")
-            samples = tuple(_run_sample(backend, task, checker, messages, s, rounds, with_docs) for s in firsts)
+            samples = tuple(_run_sample(backend, task, checker, messages, i, s, rounds, with_docs)
+                            for i, s in enumerate(firsts))
             runs.append(TaskRun(task, with_docs, samples, tuple(d.name for d in docs) if with_docs else (), prompt_ms))
     return EvalRun(suite, backend.name, n, rounds, tuple(docs_settings), tuple(runs), tuple(retrieval),
                    docs_available, time.perf_counter() - started)

@@ -3,7 +3,8 @@
 One equality function for all of iBERT (``ibert_jupyter.sql.compare.compare_rows``: numbers
 with a tolerance, multisets unless ordered, ties under a limit allowed). Here only what a
 candidate may legitimately do differently is undone first: name its columns otherwise or
-list them in another order (matched by name when both have the same names).
+list them in another order (matched by name when both have the same names, else by each
+column's multiset of values).
 """
 
 from __future__ import annotations
@@ -31,13 +32,35 @@ def _rows(result: Any) -> list[tuple]:
     return rows_of(result)
 
 
+def _column_signature(rows: list[tuple], i: int) -> tuple:
+    return tuple(sorted((json.dumps(_digest_cell(r[i]), default=str) for r in rows)))
+
+
+def _column_order(expected_rows: list[tuple], rows: list[tuple], want: list[str], have: list[str]) -> list[int] | None:
+    """Where each gold column sits in the candidate: by name, else by its multiset of values."""
+    if want and have and sorted(want) == sorted(have):
+        return [have.index(c) for c in want]
+    if not rows or not expected_rows or len(rows[0]) != len(expected_rows[0]):
+        return None
+    theirs = [_column_signature(rows, i) for i in range(len(rows[0]))]
+    order, free = [], set(range(len(theirs)))
+    for i in range(len(expected_rows[0])):
+        mine = _column_signature(expected_rows, i)
+        match = next((j for j in sorted(free) if theirs[j] == mine), None)
+        if match is None:
+            return None
+        order.append(match)
+        free.discard(match)
+    return order
+
+
 def aligned_rows(expected: Any, actual: Any) -> list[tuple]:
-    """The candidate's rows with its columns in the gold's order when the names agree."""
+    """The candidate's rows with its columns in the gold's order, matched by name or by values."""
     rows = _rows(actual)
     want, have = _frame_columns(expected), _frame_columns(actual)
-    if want and have and want != have and sorted(want) == sorted(have):
-        index = [have.index(c) for c in want]
-        rows = [tuple(r[i] for i in index) for r in rows]
+    order = None if want == have else _column_order(_rows(expected), rows, want, have)
+    if order is not None and order != list(range(len(order))):
+        rows = [tuple(r[i] for i in order) for r in rows]
     return rows
 
 
