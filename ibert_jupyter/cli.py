@@ -28,6 +28,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "verify": ("ibert_jupyter.evaluation.bench_verify", "verifier latency on the TPC-H reference queries vs ibis alone"),
     "repair": ("ibert_jupyter.evaluation.bench_repair", "repair of errors injected into the TPC-H reference queries, fixes verified and result-compared"),
     "decode": ("ibert_jupyter.evaluation.bench_decode", "Devstral-shaped decode tok/s vs the memory-bandwidth bound (GPU)"),
+    "e2e": ("ibert_jupyter.evaluation.bench_e2e", "one generation request through the server path, per stage, vs decoding one candidate"),
 }
 
 
