@@ -60,18 +60,19 @@ def doc_text(name: str, signature: str, summary: str, examples: str = "") -> str
     return "\n".join(parts)
 
 
-def _chunk_of(hit):
+def _chunk_of(hit, retriever=None):
     """The corpus chunk behind a search hit (for its doctest examples), if the index is open."""
     try:
-        from ibert_jupyter.retrieval.retriever import get_retriever
+        if retriever is None:
+            from ibert_jupyter.retrieval.retriever import get_retriever
 
-        retriever = get_retriever()
+            retriever = get_retriever()
         return retriever.chunks[retriever.row[hit.id]]
     except Exception:  # noqa: BLE001 - examples are a nicety; the summary alone still helps
         return None
 
 
-def hit_doc(hit) -> ApiDoc:
+def hit_doc(hit, retriever=None) -> ApiDoc:
     """A search hit (``SearchHit`` or a dict of its fields) as prompt documentation."""
     if isinstance(hit, str):
         return ApiDoc(hit.split("(", 1)[0].strip(), hit)
@@ -79,17 +80,17 @@ def hit_doc(hit) -> ApiDoc:
     name = get("public_name", "") or get("name", "")
     if not name:
         raise TypeError(f"cannot render {type(hit).__name__} as API docs: it has no public_name")
-    chunk = None if isinstance(hit, dict) else _chunk_of(hit)
+    chunk = None if isinstance(hit, dict) else _chunk_of(hit, retriever)
     examples = getattr(chunk, "examples", "") or getattr(chunk, "doc", "") if chunk is not None else ""
     return ApiDoc(name, doc_text(name, get("signature", "") or "", get("summary", "") or "", examples))
 
 
-def core_sheet() -> ApiDoc | None:
+def core_sheet(retriever=None) -> ApiDoc | None:
     """The everyday operations, one line each (``retrieval.task_query``); None without an index."""
     from ibert_jupyter.retrieval.retriever import get_retriever
     from ibert_jupyter.retrieval.task_query import core_chunks
 
-    chunks = core_chunks(get_retriever())
+    chunks = core_chunks(retriever or get_retriever())
     if not chunks:
         return None
     from ibert_jupyter.retrieval.task_query import ALIASES
@@ -113,12 +114,15 @@ def retrieve_api_docs(query: str, k: int) -> list[ApiDoc]:
     except ImportError:
         return []
     try:
+        from ibert_jupyter.retrieval.retriever import get_retriever
+
+        retriever = get_retriever()
         hits = search_for_task(query, k)
-        sheet = core_sheet()
+        sheet = core_sheet(retriever)
     except IndexUnavailable as exc:
         log.info("retrieval index unavailable: %s", exc)
         return []
-    return ([sheet] if sheet else []) + [hit_doc(hit) for hit in hits][:k]
+    return ([sheet] if sheet else []) + [hit_doc(hit, retriever) for hit in hits][:k]
 
 
 def retrieve_docs(query: str, k: int) -> list[str]:

@@ -17,7 +17,7 @@ from collections import Counter
 from ibert_jupyter.retrieval.api_names import api_symbols, bare
 
 CORE_SHARE = 0.08
-SEARCH_DEPTH = 40
+SEARCH_DEPTH = 20
 # which class's spelling documents a core name best (first that exists wins)
 _PREFERRED_OWNERS = ("Table", "ibis", "Value", "Column", "NumericColumn", "NumericValue", "GroupedTable",
                      "StringValue", "TemporalValue", "TimestampValue", "DateValue", "Scalar")
