@@ -63,10 +63,7 @@ def doc_text(name: str, signature: str, summary: str, examples: str = "") -> str
 def _chunk_of(hit, retriever=None):
     """The corpus chunk behind a search hit (for its doctest examples), if the index is open."""
     try:
-        if retriever is None:
-            from ibert_jupyter.retrieval.retriever import get_retriever
-
-            retriever = get_retriever()
+        retriever = retriever or _open_retriever()
         return retriever.chunks[retriever.row[hit.id]]
     except Exception:  # noqa: BLE001 - examples are a nicety; the summary alone still helps
         return None
@@ -87,10 +84,10 @@ def hit_doc(hit, retriever=None) -> ApiDoc:
 
 def core_sheet(retriever=None) -> ApiDoc | None:
     """The everyday operations, one line each (``retrieval.task_query``); None without an index."""
-    from ibert_jupyter.retrieval.retriever import get_retriever
     from ibert_jupyter.retrieval.task_query import core_chunks
 
-    chunks = core_chunks(retriever or get_retriever())
+    retriever = retriever or _open_retriever()
+    chunks = core_chunks(retriever) if retriever is not None else []
     if not chunks:
         return None
     from ibert_jupyter.retrieval.task_query import ALIASES
@@ -114,15 +111,24 @@ def retrieve_api_docs(query: str, k: int) -> list[ApiDoc]:
     except ImportError:
         return []
     try:
-        from ibert_jupyter.retrieval.retriever import get_retriever
-
-        retriever = get_retriever()
         hits = search_for_task(query, k)
-        sheet = core_sheet(retriever)
     except IndexUnavailable as exc:
         log.info("retrieval index unavailable: %s", exc)
         return []
+    retriever = _open_retriever()
+    sheet = core_sheet(retriever)
     return ([sheet] if sheet else []) + [hit_doc(hit, retriever) for hit in hits][:k]
+
+
+def _open_retriever():
+    """The open index (for chunks behind hits), or None."""
+    from ibert_jupyter.retrieval.errors import IndexUnavailable
+    from ibert_jupyter.retrieval.retriever import get_retriever
+
+    try:
+        return get_retriever()
+    except IndexUnavailable:
+        return None
 
 
 def retrieve_docs(query: str, k: int) -> list[str]:

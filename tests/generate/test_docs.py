@@ -33,7 +33,7 @@ def test_search_hits_reach_the_prompt_as_docs_text(tpch_con, monkeypatch):
             _hit("ibis.row_number", "()", "Return an analytic function expression for the current row number.")]
     monkeypatch.setattr(retrieval, "search_for_task", lambda query, k: hits[:k])
     monkeypatch.setattr(docs_module, "core_sheet",
-                        lambda: docs_module.ApiDoc("core operations", "Everyday operations:\nTable.filter(...)",
+                        lambda retriever=None: docs_module.ApiDoc("core operations", "Everyday operations:\nTable.filter(...)",
                                                    ("Table.filter",)))
     source = RecordingSource("orders.count()")
     generate_verified("orders per status", {"orders": tpch_con.table("orders")}, source, n=1, rounds=1)
