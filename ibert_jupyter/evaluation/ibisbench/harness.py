@@ -111,6 +111,9 @@ class _Checker:
         self._seen: dict[str, tuple] = {}
 
     def check(self, code: str) -> tuple[bool, bool, str, str, float, float]:
+        """(compiled, correct, stage, message, verify ms, execute ms); a repeated program costs 0 ms."""
+        if code in self._seen:
+            return (*self._seen[code][:4], 0.0, 0.0)
         if code not in self._seen:
             from ibert_jupyter.verify import verify
 
