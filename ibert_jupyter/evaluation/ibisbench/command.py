@@ -27,6 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rounds", type=int, default=2, help="repair rounds after a verifier error (0..R scored)")
     parser.add_argument("--docs", choices=("both", "on", "off"), default="both",
                         help="prompts with retrieved API docs, without, or both")
+    parser.add_argument("--retrieval", choices=("task", "plain"), default="task",
+                        help="task: core sheet + task-style search (what %%%%ibert sends); plain: search(request, 5) "
+                             "alone, the baseline before it")
     parser.add_argument("--replay", help="replay file (JSONL, as written by --record)")
     parser.add_argument("--record", help="write every model answer to this replay file")
     parser.add_argument("--database", action="append", help="only tasks of this database (repeatable)")
@@ -39,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ibert_jupyter.evaluation.ibisbench.backends import RecordingBackend, make_backend
-    from ibert_jupyter.evaluation.ibisbench.harness import evaluate
+    from ibert_jupyter.evaluation.ibisbench.harness import RETRIEVERS, evaluate
     from ibert_jupyter.evaluation.ibisbench.report import summarize, to_html
     from ibert_jupyter.evaluation.ibisbench.tasks import load_tasks
     from ibert_jupyter.model.errors import ModelUnavailable
@@ -62,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
         backend = RecordingBackend(backend, args.record)
     docs = {"both": (True, False), "on": (True,), "off": (False,)}[args.docs]
     try:
-        result = evaluate(tasks, backend, n=args.n, rounds=args.rounds, docs_settings=docs, suite=args.suite)
+        result = evaluate(tasks, backend, n=args.n, rounds=args.rounds, docs_settings=docs, suite=args.suite,
+                          retrieve=RETRIEVERS[args.retrieval])
     except (LookupError, ModelUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -154,6 +154,21 @@ def _task_docs(task: Task, k: int):
     return retrieve_api_docs(task.request, k)
 
 
+def plain_docs(task: Task, k: int):
+    """The docs before task-style retrieval: ``search(request, k)`` alone, no core sheet (a baseline)."""
+    from ibert_jupyter.generate.docs import hit_doc
+    from ibert_jupyter.retrieval import search
+    from ibert_jupyter.retrieval.errors import IndexUnavailable
+
+    try:
+        return [hit_doc(hit) for hit in search(task.request, k)]
+    except IndexUnavailable:
+        return []
+
+
+RETRIEVERS = {"task": _task_docs, "plain": plain_docs}
+
+
 def evaluate(tasks: Sequence[Task], backend: Backend, *, n: int = 8, rounds: int = 2,
              docs_settings: Sequence[bool] = (True, False), docs_k: int = DOCS_K, suite: str = "ibisbench",
              retrieve: Callable[[Task, int], list] | None = None, progress: bool = True) -> EvalRun:
