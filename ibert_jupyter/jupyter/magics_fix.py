@@ -207,12 +207,15 @@ def build_panel(result, shell):
     if result.sql:
         parts.append(widgets.HTML(f"<details><summary>SQL</summary><pre>{html.escape(result.sql)}</pre></details>"))
     if result.verified and result.fixed_code:
-        button = widgets.Button(description="Apply", button_style="success", tooltip="Put the verified fix in a new cell")
+        from ibert_jupyter.jupyter.actions import current_cell_id, insert_below
+
+        button = widgets.Button(description="Apply", button_style="success", tooltip="Put the verified fix in a new cell below")
         status = widgets.HTML("")
+        cell_id = current_cell_id(shell)  # the cell showing this panel; the fix goes right below it
 
         def apply(_button):
-            shell.set_next_input(result.fixed_code, replace=False)
-            status.value = "Fixed code placed in the next cell."
+            insert_below(result.fixed_code, cell_id, shell=shell,
+                         on_done=lambda ok, message: setattr(status, "value", html.escape(message)))
 
         button.on_click(apply)
         parts.append(widgets.HBox([button, status]))
