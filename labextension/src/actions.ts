@@ -53,7 +53,7 @@ export function insertBelow(panel: NotebookPanel, args: IInsertArgs): IInsertRes
     }
   }
   const index = Math.min(anchor + 1, model.cells.length);
-  model.sharedModel.insertCell(index, { cell_type: 'code', source: args.code });
+  model.sharedModel.insertCell(index, { cell_type: 'code', source: args.code.replace(/\s+$/, '') });
   notebook.deselectAll();
   notebook.activeCellIndex = index;
   const cell = notebook.widgets[index];
