@@ -63,6 +63,18 @@ def find_server() -> tuple[str, str] | None:
     return None
 
 
+def _server_error(detail: dict) -> Exception:
+    """The server's error (``{"error": {"type", "message"}}``) as ModelUnavailable or RuntimeError."""
+    error = detail.get("error")
+    if isinstance(error, dict):
+        kind, message = error.get("type", ""), error.get("message", "")
+    else:  # older servers: {"error": "model_unavailable", "message": ...}
+        kind, message = str(error or ""), detail.get("message", "")
+    if kind in ("ModelUnavailable", "model_unavailable"):
+        return ModelUnavailable(message)
+    return RuntimeError(f"iBERT server: {message or kind or 'unknown error'}")
+
+
 def generate_via_server(server: tuple[str, str], body: dict, on_event: Callable[[dict], None]) -> dict:
     import httpx
 
@@ -73,10 +85,8 @@ def generate_via_server(server: tuple[str, str], body: dict, on_event: Callable[
             try:
                 detail = json.loads(resp.read())
             except ValueError:
-                detail = {"error": "http_error", "message": resp.text[:500]}
-            if detail.get("error") == "model_unavailable":
-                raise ModelUnavailable(detail["message"])
-            raise RuntimeError(f"iBERT server: {detail.get('message', resp.status_code)}")
+                detail = {"error": {"type": "http_error", "message": resp.text[:500]}}
+            raise _server_error(detail)
         for line in resp.iter_lines():
             if not line.strip():
                 continue
@@ -84,9 +94,7 @@ def generate_via_server(server: tuple[str, str], body: dict, on_event: Callable[
             if event["event"] == "result":
                 return event["result"]
             if event["event"] == "error":
-                if event.get("error") == "model_unavailable":
-                    raise ModelUnavailable(event["message"])
-                raise RuntimeError(f"iBERT server: {event['message']}")
+                raise _server_error(event)
             on_event(event)
     raise RuntimeError("iBERT server closed the stream without a result")
 

@@ -345,10 +345,10 @@ async function main() {
     await page.click(`${SIDEBAR} .ibert-new-chat`);
     for (const q of ['total price per order key', 'count orders']) {
       await ask(q);
-      await page.waitForFunction((sel, n) => {
+      await page.waitForFunction(({ sel, n }) => {
         const a = document.querySelectorAll(`${sel} .ibert-answer`);
         return a.length === n && a[n - 1].dataset.status !== 'streaming';
-      }, [SIDEBAR, q === 'count orders' ? 2 : 1], { timeout: 60000 }).catch(() => {});
+      }, { sel: SIDEBAR, n: q === 'count orders' ? 2 : 1 }, { timeout: 60000 });
     }
     await page.click(`${SIDEBAR} .ibert-refresh`);
     await page.waitForTimeout(500);
