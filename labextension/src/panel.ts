@@ -5,7 +5,6 @@
  */
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { Kernel } from '@jupyterlab/services';
-import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
 import {
@@ -21,7 +20,6 @@ import { clearHistory, ITurn, loadHistory, saveHistory } from './history';
 import { button, el, ICodeActions, renderAnswer, renderError } from './render';
 import { kernelSnapshot } from './snapshot';
 
-const MIN_WIDTH_PX = 400;
 const DETAIL_KEYS = ['message', 'error', 'reason', 'detail', 'hint', 'instructions', 'name', 'path'];
 const GOOD = new Set(['ok', 'ready', 'loaded', 'configured', 'available']);
 const WORDS: Record<string, string> = {
@@ -101,29 +99,6 @@ export class IbertPanel extends Widget {
     this.node.append(header, this.statusBox, this.chatTitle, this.log, form, this.note);
     void this.refreshStatus();
     this.showNotebook();
-  }
-
-  // -- width: the right area is 250 px by default, which wraps code mid-name --------------------
-  protected onAfterShow(msg: Message): void {
-    super.onAfterShow(msg);
-    this.setAreaMinWidth(`${MIN_WIDTH_PX}px`);
-  }
-
-  protected onAfterHide(msg: Message): void {
-    super.onAfterHide(msg);
-    this.setAreaMinWidth('');
-  }
-
-  /** The side area (not this widget) is what JupyterLab's split layout sizes; refit it. */
-  private setAreaMinWidth(width: string): void {
-    const area = this.node.closest('#jp-right-stack') as HTMLElement | null;
-    if (!area) {
-      return;
-    }
-    area.style.minWidth = width;
-    for (let widget = this.parent; widget; widget = widget.parent) {
-      widget.fit();
-    }
   }
 
   // -- status -------------------------------------------------------------------------------
