@@ -286,7 +286,8 @@ async function main() {
     out.completion = {
       ghostAfterMs: Date.now() - typedAt,
       ghost: await page.innerText('.jp-GhostText'),
-      mark: await page.evaluate(() => document.body.dataset.ibertCompletion || null)
+      mark: await page.evaluate(() => document.body.dataset.ibertCompletion || null),
+      badge: await page.evaluate(() => getComputedStyle(document.querySelector('.jp-GhostText'), '::after').content)
     };
     await shot('inline-completion', 'light');
     await page.keyboard.press('Tab');

@@ -169,7 +169,7 @@ def test_apply_puts_the_fix_in_a_new_cell_directly_below_at_once(seen):
 
 
 def test_accept_puts_the_generated_code_in_a_new_cell_directly_below_at_once(seen):
-    assert "✓ Verified (duckdb) against orders" in seen["acceptPanel"]
+    assert "✓ Verified against orders (duckdb)" in seen["acceptPanel"]
     _new_cell_below(seen["accept"], fake.CODE)
 
 
@@ -222,6 +222,7 @@ def test_inline_completion_appears_after_a_pause_and_tab_accepts_it(seen):
     completion = seen["completion"]
     assert completion["ghost"].strip().startswith(".group_by('o_orderkey')")
     assert completion["mark"] == "verified"
+    assert "✓ verified" in completion["badge"]  # shown after the ghost text, never inserted
     assert completion["accepted"] == "result = orders" + fake.COMPLETION
 
 
