@@ -30,6 +30,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--no-index", action="store_true", help="don't build the API search index")
 
 
+# `ibert index`, minus bitsandbytes's warning about an optional CPU kernel package ("kernels"),
+# which sentence-transformers' import triggers and which has nothing to do with the index
+INDEX_QUIETLY = ("import logging, sys; logging.getLogger('bitsandbytes').setLevel(logging.ERROR); "
+                 "from ibert_jupyter.cli import main; sys.exit(main(['index']))")
+
+
 def ensure_index() -> bool:
     """Build the retrieval index when missing/outdated, showing progress; False (with why) if it fails."""
     import subprocess
@@ -48,7 +54,7 @@ def ensure_index() -> bool:
         return True
     print(f"[ibert demo] building the API search index for ibis {version} ({reason}); once per Ibis "
           "version, about 1-2 minutes on 2 cores ...", file=sys.stderr)
-    done = subprocess.run([sys.executable, "-m", "ibert_jupyter.cli", "index"], check=False)
+    done = subprocess.run([sys.executable, "-c", INDEX_QUIETLY], check=False)
     if done.returncode != 0:
         print("[ibert demo] the index could not be built; the tour's search cell will say so. "
               "Run `ibert index` to retry.", file=sys.stderr)

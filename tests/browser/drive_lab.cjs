@@ -168,6 +168,17 @@ async function main() {
       () => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle', null, { timeout: 90000 }
     );
     step('notebook-open');
+    // the extension sends the lab's iBERT settings to the server when it starts
+    out.modelAfterSettings = await page.evaluate(async () => {
+      const settings = window.jupyterapp.serviceManager.serverSettings;
+      for (let i = 0; i < 60; i++) {
+        const response = await fetch(`${settings.baseUrl}ibert/model`, { headers: { Authorization: `token ${settings.token}` } });
+        const body = await response.json();
+        if (body.status === 'configured') return body;
+        await new Promise(r => setTimeout(r, 500));
+      }
+      return { status: 'not configured after 30 s' };
+    });
     await page.evaluate(async () => {
       const app = window.jupyterapp;
       app.shell.currentWidget.content.activeCellIndex = 0;

@@ -42,6 +42,7 @@ SETUP_CELL = (
     'orders = con.create_table("orders", ibis.memtable({"o_orderkey": [1, 1, 2], "o_totalprice": [10.0, 5.0, 7.5]}))'
 )
 MIN_CONTRAST = 4.5
+SETTINGS_MODEL = "ibert-from-settings"
 
 
 def _load_fake_endpoint():
@@ -97,7 +98,7 @@ def endpoint():
 
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory, endpoint):
-    """A real `jupyter lab` whose model runtime talks to the fake endpoint."""
+    """A real `jupyter lab` whose model runtime talks to the fake endpoint (named in the lab settings)."""
     tmp = tmp_path_factory.mktemp("lab")
     root = tmp / "root"
     root.mkdir()
@@ -107,7 +108,13 @@ def lab(tmp_path_factory, endpoint):
     port, token = _free_port(), "ibert-browser-test-token"
     env = {k: v for k, v in os.environ.items() if not k.startswith("IBERT_")}
     env.update(JUPYTER_RUNTIME_DIR=str(tmp / "runtime"), IBERT_LOG_DB=str(tmp / "requests.sqlite"),
-               IBERT_OPENAI_BASE_URL=endpoint.base_url, IBERT_OPENAI_MODEL="ibert")
+               IBERT_MODEL=str(tmp / "no-model-until-settings"))
+    # No endpoint in the server's environment: JupyterLab's iBERT settings name it, and the
+    # extension sends them to POST /ibert/model/config when it starts (no server restart).
+    user_settings = tmp / "settings" / "ibert-jupyter"
+    user_settings.mkdir(parents=True)
+    (user_settings / "sidebar.jupyterlab-settings").write_text(
+        json.dumps({"endpointUrl": endpoint.base_url, "endpointModel": SETTINGS_MODEL}))
     for key in ("IBERT_DATA_DIR", "IBERT_SEMGREP", "IBERT_SERENA_PYTHON"):
         if key in os.environ:
             env[key] = os.environ[key]
@@ -156,6 +163,12 @@ def seen(lab):
     return result
 
 
+def test_lab_settings_configure_the_model_without_a_restart(seen, endpoint):
+    assert seen["modelAfterSettings"]["status"] == "configured"
+    assert seen["modelAfterSettings"]["endpoint_model"] == SETTINGS_MODEL
+    assert {r["body"].get("model") for r in endpoint.requests} == {SETTINGS_MODEL}
+
+
 def _new_cell_below(action: dict, expected_code: str) -> None:
     assert action["after"] == action["before"] + 1
     assert action["index"] == action["anchor"] + 1, "the code must land directly below the panel's cell"
@@ -191,6 +204,7 @@ def test_streamed_answer_is_rendered_verified_and_highlighted(seen):
     assert seen["highlighted"] > 0, "code must be highlighted by JupyterLab's markdown renderer"
     assert len(seen["badges"]) == 1 and seen["badges"][0].startswith("✓ Verified against orders")
     assert seen["context"].startswith("Tables: orders") and "model: openai:" in seen["context"]
+    assert seen["context"].endswith(SETTINGS_MODEL)
     assert seen["sidebarWidth"] >= 400
 
 
