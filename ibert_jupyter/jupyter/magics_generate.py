@@ -135,8 +135,8 @@ def outcome_header(outcome: IbertOutcome, html_: bool = True) -> str:
     esc = html.escape if html_ else (lambda s: s)
     n = len(outcome.candidates)
     if outcome.verified:
-        summary = unbang(outcome.chosen.summary())  # "verified (duckdb) against orders"
-        text = f"✓ {summary[0].upper()}{summary[1:]}"
+        against = ", ".join(outcome.chosen.verified_against) or "no tables"
+        text = f"✓ Verified against {against}"
         return f"<b>{esc(text)}</b> <small>({esc(outcome.via)})</small>" if html_ else f"{text} ({outcome.via})"
     why = unbang(outcome.chosen.summary()) if outcome.chosen else "no candidate compiled"
     against = ", ".join(outcome.tables) or "no tables"
