@@ -109,8 +109,10 @@ export class IbertPanel extends Widget {
     row.dataset.status = status;
     row.appendChild(el('span', 'ibert-status-label', `${label}:`));
     row.appendChild(el('span', `ibert-status-value ibert-status-${GOOD.has(status) ? 'good' : 'bad'}`, statusWords(status)));
-    if (component && typeof component.model === 'string' && component.model) {
-      row.appendChild(el('span', 'ibert-status-model', ` ${component.model}`));
+    // an endpoint serves its own model name; a local backend names its weights
+    const name = component?.backend === 'openai' ? component?.endpoint_model : component?.model;
+    if (typeof name === 'string' && name) {
+      row.appendChild(el('span', 'ibert-status-model', ` ${name}`));
     }
     if (label === 'Model' && status === 'available' && !component?.loaded) {
       row.appendChild(button('Load model', 'Load the model into the server now (otherwise the first request loads it)', () => void this.load(), 'ibert-load'));

@@ -217,6 +217,37 @@ async function main() {
     step('accept');
     await shot('accept-inserted', 'light');
 
+    // -- a %ibert_search source link opens the file inside JupyterLab ----------------------------
+    const linkCell = await addAndRun(
+      'import ibis.expr.types.relations as _rel\nfrom IPython.display import HTML\n' +
+      'from ibert_jupyter.jupyter.magics_search import source_link\n' +
+      'HTML(source_link(_rel.__file__, 40, "relations.py:40"))'
+    );
+    await page.locator('.jp-Notebook .jp-Cell').nth(linkCell).locator('a.ibert-source-link').click();
+    await page.waitForSelector('.ibert-source-view .cm-content', { timeout: 20000 });
+    await page.waitForTimeout(300);
+    out.sourceView = await page.evaluate(() => {
+      const app = window.jupyterapp;
+      const view = Array.from(app.shell.widgets('main')).find(w => w.hasClass('ibert-source-view'));
+      const editor = view.content.editor;
+      return {
+        tabs: Array.from(document.querySelectorAll('.lm-TabBar-tabLabel')).map(t => t.textContent),
+        text: editor.model.sharedModel.getSource().slice(0, 200),
+        lines: editor.lineCount,
+        cursorLine: editor.getCursorPosition().line + 1,
+        highlighted: view.node.querySelectorAll('.cm-content span[class]').length
+      };
+    });
+    await shot('source-view', 'light');
+    await page.evaluate(() => {
+      const app = window.jupyterapp;
+      const view = Array.from(app.shell.widgets('main')).find(w => w.hasClass('ibert-source-view'));
+      view?.close();
+      const nb = Array.from(app.shell.widgets('main')).find(w => w.content && w.content.model && w.content.model.cells);
+      if (nb) app.shell.activateById(nb.id);
+    });
+    step('source-link');
+
     // -- sidebar, streamed chat ------------------------------------------------------------
     await page.click('.jp-SideBar .lm-TabBar-tab[data-id="ibert-sidebar"]');
     await page.waitForSelector(`${SIDEBAR} .ibert-status[data-state]`, { timeout: 30000 });

@@ -186,6 +186,17 @@ def test_accept_puts_the_generated_code_in_a_new_cell_directly_below_at_once(see
     _new_cell_below(seen["accept"], fake.CODE)
 
 
+def test_search_source_links_open_the_file_inside_jupyterlab_at_the_line(seen):
+    view = seen["sourceView"]
+    assert "relations.py:40" in view["tabs"]
+    import ibis.expr.types.relations as rel
+
+    source = Path(rel.__file__).read_text(encoding="utf-8")
+    assert view["text"] == source[:200] and view["lines"] == source.count("\n") + 1
+    assert view["cursorLine"] == 40
+    assert view["highlighted"] > 0  # Python highlighting
+
+
 def test_chat_tokens_appear_while_the_endpoint_is_still_sending(seen, endpoint):
     request = endpoint.chat_requests("slowly: total price per order key")[0]
     sent = request["sent_ms"]
