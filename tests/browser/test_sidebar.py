@@ -174,6 +174,7 @@ def _new_cell_below(action: dict, expected_code: str) -> None:
     assert action["index"] == action["anchor"] + 1, "the code must land directly below the panel's cell"
     assert action["code"] == expected_code
     assert action["ms"] <= 1000, f"inserted {action['ms']:.0f} ms after the click"
+    print(f"inserted {action['ms']:.0f} ms after the click")
 
 
 def test_apply_puts_the_fix_in_a_new_cell_directly_below_at_once(seen):
@@ -202,6 +203,8 @@ def test_chat_tokens_appear_while_the_endpoint_is_still_sending(seen, endpoint):
     sent = request["sent_ms"]
     first_on_screen = seen["stream"]["first"]
     assert first_on_screen is not None
+    print(f"first chat token on screen {first_on_screen - sent[0]:.0f} ms after the endpoint sent it; "
+          f"the endpoint sent its last token {sent[-1] - first_on_screen:.0f} ms later")
     assert first_on_screen - sent[0] <= 300, f"first token shown {first_on_screen - sent[0]:.0f} ms after it was sent"
     assert first_on_screen < sent[-1] - 1000, "text must show while the endpoint is still sending"
     growing = [length for _, length in seen["stream"]["lengths"] if length]
