@@ -59,7 +59,7 @@ class CompleteHandler(RequestScoped):
         parsed = await self.snapshot_body(("prefix", "suffix"))
         prefix, suffix, wanted_id = completion_fields(parsed.fields)
         model = await self.run_cpu(completion_model)
-        request_id, self._token = self.services.requests.open(self.owner, wanted_id)
+        request_id, self._token = self.services.requests.open(wanted_id)
         try:
             result = await self.services.gpu.run(
                 lambda: complete(prefix, suffix, parsed.snapshot, model, cancel=self._token))

@@ -74,31 +74,33 @@ class ModelQueue:
 
 
 class RunningRequests:
-    """Cancel tokens of the requests in flight, by id, remembering who started each."""
+    """Cancel tokens of the requests in flight, by id.
+
+    No per-user check: a Jupyter server serves one person (token clients even get a fresh
+    anonymous user per request), and every caller already passed the "execute" authorization.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._tokens: dict[str, tuple[str, CancelToken]] = {}
+        self._tokens: dict[str, CancelToken] = {}
 
-    def open(self, owner: str, request_id: str | None = None) -> tuple[str, CancelToken]:
+    def open(self, request_id: str | None = None) -> tuple[str, CancelToken]:
         token = CancelToken()
         with self._lock:
             if request_id is None or request_id in self._tokens:
                 request_id = uuid.uuid4().hex
-            self._tokens[request_id] = (owner, token)
+            self._tokens[request_id] = token
         return request_id, token
 
     def close(self, request_id: str) -> None:
         with self._lock:
             self._tokens.pop(request_id, None)
 
-    def cancel(self, owner: str, request_id: str) -> bool:
-        """True when a running request of ``owner`` was cancelled by this call."""
+    def cancel(self, request_id: str) -> bool:
+        """True when a running request was cancelled by this call."""
         with self._lock:
-            entry = self._tokens.get(request_id)
-        if entry is None or entry[0] != owner:
-            return False
-        return entry[1].cancel()
+            token = self._tokens.get(request_id)
+        return token is not None and token.cancel()
 
     def __len__(self) -> int:
         return len(self._tokens)
