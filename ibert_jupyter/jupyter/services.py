@@ -154,6 +154,7 @@ class IbertServices:
         self.cpu: Executor = ThreadPoolExecutor(max_workers=max(1, config.cpu_workers), thread_name_prefix="ibert-cpu")
         self.snapshots = SnapshotParser()
         self.requests = RunningRequests()
+        self.latest_completion: CancelToken | None = None  # a newer completion cancels this one
         self.defaults = GenerationDefaults(config.default_n, config.default_rounds)
 
     def body_limit(self, kind: str) -> int:

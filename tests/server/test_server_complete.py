@@ -123,3 +123,50 @@ async def test_bad_model_config_is_400_and_changes_nothing(jp_fetch, body, fragm
         await jp_fetch("ibert", "model", "config", method="POST", body=json.dumps(body))
     assert bad.value.code == 400 and fragment in error_of(bad.value)["message"]
     assert json.loads((await jp_fetch("ibert", "model")).body) == before
+
+
+class UntilCancelled:
+    """SCRIPTED: the first request decodes ' x' tokens until it is cancelled (at most 20 s); later ones
+    answer at once."""
+
+    name = "scripted-until-cancelled"
+
+    def __init__(self):
+        self.calls = 0
+        self.first_outcome = None
+
+    def generate(self, request, on_token=None):
+        import time
+
+        from ibert_jupyter.model import Completion
+        from ibert_jupyter.model.cancel import Cancelled
+
+        self.calls += 1
+        if self.calls > 1:
+            return [Completion(text="count()")]
+        deadline = time.monotonic() + 20
+        try:
+            while time.monotonic() < deadline:
+                on_token(0, " x")
+                time.sleep(0.01)
+        except Cancelled:
+            self.first_outcome = "cancelled"
+            raise
+        self.first_outcome = "ran out"
+        return [Completion(text="never")]
+
+
+async def test_a_newer_completion_cancels_the_running_one(jp_fetch):
+    import asyncio
+
+    model = UntilCancelled()
+    with runtime.use_model(model):
+        first = asyncio.ensure_future(complete(jp_fetch, "orders."))
+        while model.calls == 0:
+            await asyncio.sleep(0.01)
+        second = await complete(jp_fetch, "orders.")
+        with pytest.raises(HTTPClientError) as cancelled:
+            await first
+    assert model.first_outcome == "cancelled"
+    assert cancelled.value.code == 409 and error_of(cancelled.value)["type"] == "Cancelled"
+    assert second["completion"] == "count()" and second["verified"] is True
