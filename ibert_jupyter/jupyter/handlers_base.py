@@ -18,6 +18,7 @@ import json
 import re
 from typing import Any, Callable
 
+import tornado.httputil
 import tornado.web
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler

@@ -7,7 +7,6 @@ import re
 from http.cookies import SimpleCookie
 
 import pytest
-import tornado.httpclient
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 from tests.server.conftest import ORDERS_SNAPSHOT, DenyAll, ReadOnly, error_of
@@ -29,9 +28,9 @@ EXECUTE_ROUTES = [r for r in ROUTES if r[0] == "POST"]
 
 
 def test_every_mounted_route_is_in_this_table(jp_serverapp):
-    from ibert_jupyter.jupyter.server import ROUTE_MODULES
-
     import importlib
+
+    from ibert_jupyter.jupyter.server import ROUTE_MODULES
 
     mounted = set()
     for module in ROUTE_MODULES:
