@@ -82,27 +82,31 @@ async def test_a_50mb_snapshot_does_not_stall_other_requests(server_url, jp_auth
         sys.executable, "-c", UPLOAD, f"{server_url}ibert/chat", str(path), jp_auth_header["Authorization"],
         stdout=asyncio.subprocess.PIPE)
     done = asyncio.ensure_future(upload.communicate())
-    timings = []
+    timings = []  # how long a request made at that moment waited: each probe, and each pause's overshoot
     while not done.done():
         started = time.perf_counter()
         response = await jp_fetch("ibert", "model")
         timings.append(time.perf_counter() - started)
         assert response.code == 200
-        await asyncio.sleep(0.02)
+        paused = time.perf_counter()
+        await asyncio.sleep(0.01)
+        timings.append(max(0.0, time.perf_counter() - paused - 0.01))  # the loop was busy past the pause
     status, text = (await done)[0].decode().split("\n", 1)
     assert status == "200", text[:500]
     answer = json.loads(text)
     assert answer["status"] == "model_unavailable"
     # the big request really was being worked on while we measured: many probes ran meanwhile
-    assert len(timings) >= 10, timings
+    assert len(timings) >= 20, timings
     ordered = sorted(timings)
     p50, p95 = ordered[len(ordered) // 2], ordered[int(len(ordered) * 0.95)]
-    shown = f"{len(timings)} requests: median {p50 * 1e3:.0f} ms, p95 {p95 * 1e3:.0f} ms, max {ordered[-1] * 1e3:.0f} ms"
+    shown = f"{len(timings) // 2} requests and pauses: median {p50 * 1e3:.0f} ms, p95 {p95 * 1e3:.0f} ms, max {ordered[-1] * 1e3:.0f} ms"
     print(shown)
-    # 100 ms for the typical and the 95th-percentile request; the odd outlier on a shared, overloaded
-    # 2-core CI box is the OS scheduler, so the worst case gets 1 s (parsing on the loop froze it for seconds)
+    # 100 ms, allowing 1 % of outliers to the OS scheduler of a shared 2-core box, none past 300 ms.
+    # Parsing in a server thread instead (c.IbertServer.process_parse_bytes = 10**9) blocks for
+    # ~0.7 s here: json.loads of the whole body is one C call that holds the GIL.
     assert p50 <= 0.100 and p95 <= 0.100, shown
-    assert ordered[-1] <= 1.0, shown
+    assert sum(t > 0.100 for t in timings) <= len(timings) // 100, shown
+    assert ordered[-1] <= 0.300, shown
     # the prompt and verification use the tables the question is about, and the answer says so
     assert "orders" in answer["tables"] and len(answer["tables"]) == 30  # 6000 columns kept: 30 wide tables
     assert any("4201 Ibis tables" in notice for notice in answer["notices"])
