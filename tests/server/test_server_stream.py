@@ -224,3 +224,50 @@ async def test_cancel_closes_the_endpoint_stream_at_once(chat, jp_fetch, endpoin
     await asyncio.wait_for(fetch, 10)  # over while the endpoint is still blocked before its next token
     assert not GatedSSE.gate.is_set()
     assert reader.events[-2]["error"]["type"] == "Cancelled" and reader.events[-1] == {"type": "done"}
+
+
+class DecodesUntilCancelled:
+    """SCRIPTED: emits a token every 10 ms (like a decode loop) until on_token raises, at most 20 s."""
+
+    name = "scripted-endless"
+
+    def __init__(self):
+        self.tokens = 0
+        self.outcome = None
+        self.finished = threading.Event()
+
+    def generate(self, request, on_token=None):
+        import time
+
+        from ibert_jupyter.model import Completion
+        from ibert_jupyter.model.cancel import Cancelled
+
+        deadline = time.monotonic() + 20
+        try:
+            while time.monotonic() < deadline:
+                on_token(0, "x")
+                self.tokens += 1
+                time.sleep(0.01)
+            self.outcome = "ran out"
+            return [Completion(text="x")] * request.n
+        except Cancelled:
+            self.outcome = "cancelled"
+            raise
+        finally:
+            self.finished.set()
+
+
+async def test_hanging_up_on_generate_stops_the_model(jp_fetch, jp_http_port, jp_base_url, jp_auth_header):
+    model = DecodesUntilCancelled()
+    body = json.dumps({"prompt": "count orders", "snapshot": ORDERS_SNAPSHOT, "n": 1, "rounds": 1}).encode()
+    with runtime.use_model(model):
+        reader, writer = await asyncio.open_connection("127.0.0.1", jp_http_port)
+        writer.write(f"POST {jp_base_url}ibert/generate HTTP/1.1\r\nHost: 127.0.0.1:{jp_http_port}\r\n"
+                     f"Authorization: {jp_auth_header['Authorization']}\r\nContent-Length: {len(body)}\r\n\r\n"
+                     .encode() + body)
+        received = b""
+        while b'"event": "token"' not in received:
+            received += await asyncio.wait_for(reader.read(4096), 60)
+        writer.close()
+        assert await asyncio.to_thread(model.finished.wait, 30)
+    assert model.outcome == "cancelled" and model.tokens < 1000
