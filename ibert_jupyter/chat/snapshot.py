@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -113,3 +114,28 @@ def parse_snapshot_body(raw: bytes, query_fields: tuple[str, ...] = ()) -> Snaps
     small["tables"] = kept
     small["backends"] = []  # backend listings can be huge and no prompt uses them
     return SnapshotBody(data, small, len(tables))
+
+
+def parse_snapshot_file(path: str, query_fields: tuple[str, ...] = ()) -> SnapshotBody:
+    """``parse_snapshot_body`` of a file's bytes (a big body the server spooled to disk)."""
+    with open(path, "rb") as handle:
+        return parse_snapshot_body(handle.read(), query_fields)
+
+
+def serve() -> None:
+    """The helper process's loop: a JSON request line in, a JSON reply line out.
+
+    Request: {"path": str, "fields": [str]}; reply: {"fields", "snapshot", "total_tables"} or
+    {"error": str}. Started by the server (``jupyter.services.SnapshotParser``).
+    """
+    for line in sys.stdin:
+        request = json.loads(line)
+        try:
+            body = parse_snapshot_file(request["path"], tuple(request["fields"]))
+            reply = {"fields": body.fields, "snapshot": body.snapshot, "total_tables": body.total_tables}
+        except SnapshotBodyError as exc:
+            reply = {"error": str(exc)}
+        except (MemoryError, RecursionError) as exc:
+            reply = {"error": f"the request body is too deeply nested or too large to parse ({type(exc).__name__})"}
+        sys.stdout.write(json.dumps(reply) + "\n")
+        sys.stdout.flush()

@@ -18,6 +18,7 @@ import json
 import re
 from typing import Any, Callable
 
+import tornado.httputil
 import tornado.web
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
@@ -114,48 +115,71 @@ class IbertHandler(APIHandler):
     async def prepare(self) -> None:
         await super().prepare()  # authentication, XSRF, Origin: before any byte of the body
         self._chunks: list[bytes] = []
+        self._spill = None  # a temp file once the body outgrows memory (parsed by the helper process)
         self._received = 0
         self._limit = self.services.body_limit(self.body_limit_kind)
         declared = self.request.headers.get("Content-Length")
         self._too_large = declared is not None and declared.isdigit() and int(declared) > self._limit
 
-    def data_received(self, chunk: bytes) -> None:
+    def data_received(self, chunk: bytes):
+        self._store(chunk)
+        # tornado feeds already-buffered chunks without returning to the loop; hand the loop
+        # back after each one so a 50 MB upload does not hold up other requests
+        return asyncio.sleep(0)
+
+    def _store(self, chunk: bytes) -> None:
         self._received += len(chunk)
         if self._received > self._limit:
             self._too_large = True
             self._chunks = []  # keep nothing past the limit
-        if not self._too_large:
+        if self._too_large:
+            return
+        if (self._spill is None and self.body_limit_kind == "snapshot"
+                and self._received > self.services.config.process_parse_bytes):
+            import tempfile
+
+            self._spill = tempfile.NamedTemporaryFile(prefix="ibert-body-", suffix=".json")
+            self._spill.writelines(self._chunks)
+            self._chunks = []
+        if self._spill is not None:
+            self._spill.write(chunk)
+        else:
             self._chunks.append(chunk)
 
-    async def snapshot_body(self, query_fields: tuple[str, ...]):
-        """The body parsed with its schema snapshot cut to size (``chat.snapshot``), off the loop.
+    def on_finish(self) -> None:
+        if getattr(self, "_spill", None) is not None:
+            self._spill.close()  # deletes the file
+            self._spill = None
+        super().on_finish()
 
-        Bodies over ``c.IbertServer.process_parse_bytes`` are parsed in the helper process.
-        """
-        from concurrent.futures.process import BrokenProcessPool
-
-        from ibert_jupyter.chat.snapshot import SnapshotBodyError, parse_snapshot_body
-
-        raw = self.body()
-        try:
-            if len(raw) > self.services.config.process_parse_bytes:
-                try:
-                    return await asyncio.get_running_loop().run_in_executor(
-                        self.services.snapshots, parse_snapshot_body, raw, query_fields)
-                except BrokenProcessPool:
-                    self.services.reset_snapshots()
-            return await self.run_cpu(parse_snapshot_body, raw, query_fields)
-        except SnapshotBodyError as exc:
-            raise BadRequest(str(exc)) from None
-
-    def body(self) -> bytes:
-        """The request body; PayloadTooLarge when it was over the route's limit."""
+    def _check_size(self) -> None:
         if self._too_large:
             raise PayloadTooLarge(
                 f"request body is {max(self._received, int(self.request.headers.get('Content-Length') or 0)):,} "
                 f"bytes; this route accepts at most {self._limit:,} bytes "
                 f"(c.IbertServer.max_{self.body_limit_kind}_body_bytes)")
+
+    def body(self) -> bytes:
+        """The request body (small routes); PayloadTooLarge when it was over the route's limit."""
+        self._check_size()
         return b"".join(self._chunks)
+
+    async def snapshot_body(self, query_fields: tuple[str, ...]):
+        """The body parsed with its schema snapshot cut to size (``chat.snapshot``), off the loop.
+
+        A body that outgrew memory was spooled to a temp file as it arrived; the helper process
+        parses that file, so the server never holds or copies the big buffer.
+        """
+        from ibert_jupyter.chat.snapshot import SnapshotBodyError, parse_snapshot_body
+
+        self._check_size()
+        try:
+            if self._spill is not None:
+                self._spill.flush()
+                return await self.run_cpu(self.services.snapshots.parse, self._spill.name, query_fields)
+            return await self.run_cpu(parse_snapshot_body, b"".join(self._chunks), query_fields)
+        except SnapshotBodyError as exc:
+            raise BadRequest(str(exc)) from None
 
     # ---- errors ------------------------------------------------------------------------
     def send_error(self, status_code: int = 500, **kwargs: Any) -> None:

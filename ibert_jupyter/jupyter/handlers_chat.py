@@ -38,11 +38,6 @@ class RequestScoped(IbertHandler):
 
     _token: CancelToken | None = None
 
-    @property
-    def owner(self) -> str:
-        user = self.current_user
-        return getattr(user, "username", None) or str(user)
-
     def on_connection_close(self) -> None:
         if self._token is not None:
             self._token.cancel()
@@ -57,7 +52,7 @@ class ChatHandler(RequestScoped):
     async def post(self) -> None:
         parsed = await self.snapshot_body(("question",))
         request = chat_request_from_fields(parsed.fields, parsed)
-        request_id, self._token = self.services.requests.open(self.owner, request.id)
+        request_id, self._token = self.services.requests.open(request.id)
         try:
             if request.stream:
                 await self._stream(request, request_id, self._token)
@@ -112,7 +107,7 @@ class ChatCancelHandler(RequestScoped):
         request_id = data.get("id")
         if not isinstance(request_id, str) or not REQUEST_ID.match(request_id):
             raise BadRequest("'id' must be the id of a running request (from its \"start\" event)")
-        self.finish_json({"cancelled": self.services.requests.cancel(self.owner, request_id)})
+        self.finish_json({"cancelled": self.services.requests.cancel(request_id)})
 
 
 def routes(base_url: str, server_app) -> list[tuple[str, type]]:

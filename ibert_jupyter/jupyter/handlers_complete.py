@@ -4,7 +4,9 @@ Body: {"prefix": str, "suffix": str, "snapshot": <kernel schema snapshot> | null
 -> 200 {"completion": str, "verified": bool, "verification": {...} | null}
 -> 503 {"error": {"type": "ModelUnavailable", ...}} when no model is configured, or a local
    model is not loaded yet (a keystroke must not start a minutes-long load: POST /ibert/model/load).
-The client aborting the fetch (the user typed on) stops the decoding.
+A newer completion request cancels the one still running (the user typed on: only the latest
+cursor position matters), so aborted completions never queue up on the model; a client can
+also cancel its own with POST /ibert/chat/cancel {"id"}.
 """
 
 from __future__ import annotations
@@ -59,7 +61,10 @@ class CompleteHandler(RequestScoped):
         parsed = await self.snapshot_body(("prefix", "suffix"))
         prefix, suffix, wanted_id = completion_fields(parsed.fields)
         model = await self.run_cpu(completion_model)
-        request_id, self._token = self.services.requests.open(self.owner, wanted_id)
+        request_id, self._token = self.services.requests.open(wanted_id)
+        previous, self.services.latest_completion = self.services.latest_completion, self._token
+        if previous is not None:
+            previous.cancel()
         try:
             result = await self.services.gpu.run(
                 lambda: complete(prefix, suffix, parsed.snapshot, model, cancel=self._token))

@@ -185,7 +185,7 @@ class GenerateHandler(RequestScoped):
         snapshot = parsed.snapshot or {"tables": []}
         tables = await self.run_cpu(tables_for, snapshot)
         model = await self.services.gpu.run(load_model)
-        request_id, token = self.services.requests.open(self.owner)
+        request_id, token = self.services.requests.open()
         self._token = token
         try:
             await self._stream(req, snapshot, tables, model, request_id, parsed.notice)

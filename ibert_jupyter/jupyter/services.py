@@ -5,22 +5,26 @@ One ``IbertServices`` lives in the tornado settings; handlers reach it through
 - ``gpu``: one thread, the model queue (loads, decoding) — one request at a time on one GPU;
 - ``cpu``: retrieval, verification, building tables;
 - ``snapshots``: a helper process that parses large request bodies (json.loads of a 50 MB
-  snapshot holds the GIL for most of a second, which a thread cannot hide).
+  snapshot holds the GIL for most of a second, which a thread cannot hide). It is a plain
+  subprocess rather than multiprocessing, which would re-run the server's main script in it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
+import json
+import subprocess
+import sys
 import threading
 import uuid
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from traitlets import Int
 from traitlets.config import Configurable
 
+from ibert_jupyter.chat.snapshot import SnapshotBody, SnapshotBodyError
 from ibert_jupyter.model.cancel import CancelToken
 
 SERVICES_KEY = "ibert_services"
@@ -70,34 +74,77 @@ class ModelQueue:
 
 
 class RunningRequests:
-    """Cancel tokens of the requests in flight, by id, remembering who started each."""
+    """Cancel tokens of the requests in flight, by id.
+
+    No per-user check: a Jupyter server serves one person (token clients even get a fresh
+    anonymous user per request), and every caller already passed the "execute" authorization.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._tokens: dict[str, tuple[str, CancelToken]] = {}
+        self._tokens: dict[str, CancelToken] = {}
 
-    def open(self, owner: str, request_id: str | None = None) -> tuple[str, CancelToken]:
+    def open(self, request_id: str | None = None) -> tuple[str, CancelToken]:
         token = CancelToken()
         with self._lock:
             if request_id is None or request_id in self._tokens:
                 request_id = uuid.uuid4().hex
-            self._tokens[request_id] = (owner, token)
+            self._tokens[request_id] = token
         return request_id, token
 
     def close(self, request_id: str) -> None:
         with self._lock:
             self._tokens.pop(request_id, None)
 
-    def cancel(self, owner: str, request_id: str) -> bool:
-        """True when a running request of ``owner`` was cancelled by this call."""
+    def cancel(self, request_id: str) -> bool:
+        """True when a running request was cancelled by this call."""
         with self._lock:
-            entry = self._tokens.get(request_id)
-        if entry is None or entry[0] != owner:
-            return False
-        return entry[1].cancel()
+            token = self._tokens.get(request_id)
+        return token is not None and token.cancel()
 
     def __len__(self) -> int:
         return len(self._tokens)
+
+
+class SnapshotParser:
+    """One long-lived helper process that parses spooled request bodies (``chat.snapshot.serve``)."""
+
+    COMMAND = (sys.executable, "-c", "from ibert_jupyter.chat.snapshot import serve; serve()")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen | None = None
+
+    def _process(self) -> subprocess.Popen:
+        if self._proc is None or self._proc.poll() is not None:
+            self._proc = subprocess.Popen(self.COMMAND, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                          stderr=subprocess.DEVNULL, close_fds=True, text=True)
+        return self._proc
+
+    def parse(self, path: str, fields: tuple[str, ...]) -> SnapshotBody:
+        """Parse the body in ``path`` (blocking: call from a worker thread)."""
+        with self._lock:
+            for _ in range(2):  # a helper that died is restarted once
+                proc = self._process()
+                try:
+                    proc.stdin.write(json.dumps({"path": path, "fields": list(fields)}) + "\n")
+                    proc.stdin.flush()
+                    line = proc.stdout.readline()
+                except (BrokenPipeError, OSError):
+                    line = ""
+                if line:
+                    reply = json.loads(line)
+                    if "error" in reply:
+                        raise SnapshotBodyError(reply["error"])
+                    return SnapshotBody(reply["fields"], reply["snapshot"], reply["total_tables"])
+                self.close()
+        raise RuntimeError("the snapshot parser process keeps dying")
+
+    def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 class IbertServices:
@@ -105,31 +152,15 @@ class IbertServices:
         self.config = config
         self.gpu = ModelQueue()
         self.cpu: Executor = ThreadPoolExecutor(max_workers=max(1, config.cpu_workers), thread_name_prefix="ibert-cpu")
-        self._snapshots: ProcessPoolExecutor | None = None
-        self._snapshots_lock = threading.Lock()
+        self.snapshots = SnapshotParser()
         self.requests = RunningRequests()
+        self.latest_completion: CancelToken | None = None  # a newer completion cancels this one
         self.defaults = GenerationDefaults(config.default_n, config.default_rounds)
 
     def body_limit(self, kind: str) -> int:
         return self.config.max_snapshot_body_bytes if kind == "snapshot" else self.config.max_small_body_bytes
 
-    @property
-    def snapshots(self) -> ProcessPoolExecutor:
-        """The helper process for big bodies, started on first use (spawned: no inherited state)."""
-        with self._snapshots_lock:
-            if self._snapshots is None:
-                self._snapshots = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-            return self._snapshots
-
-    def reset_snapshots(self) -> None:
-        """Drop a helper process that died (the next big body starts a new one)."""
-        with self._snapshots_lock:
-            broken, self._snapshots = self._snapshots, None
-        if broken is not None:
-            broken.shutdown(wait=False, cancel_futures=True)
-
     def shutdown(self) -> None:
         self.cpu.shutdown(wait=False, cancel_futures=True)
         self.gpu.executor.shutdown(wait=False, cancel_futures=True)
-        if self._snapshots is not None:
-            self._snapshots.shutdown(wait=False, cancel_futures=True)
+        self.snapshots.close()

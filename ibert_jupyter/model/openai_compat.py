@@ -9,12 +9,33 @@ the sequence instead of decoding on for nobody.
 from __future__ import annotations
 
 import json
+import socket
 from typing import Callable
 
 from ibert_jupyter.model.base import Completion, GenerationRequest
 from ibert_jupyter.model.cancel import Cancelled, current_token
 from ibert_jupyter.model.config import ModelSettings
 from ibert_jupyter.model.errors import ModelUnavailable
+
+
+def _interrupter(response) -> Callable[[], None]:
+    """A callable that makes the thread blocked reading ``response`` return at once.
+
+    Closing a socket from another thread does not wake a blocked ``recv``; shutting it down does.
+    """
+    stream = response.extensions.get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+
+    def interrupt() -> None:
+        if sock is None:
+            response.close()
+            return
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    return interrupt
 
 
 class OpenAICompatibleModel:
@@ -58,7 +79,7 @@ class OpenAICompatibleModel:
             token.raise_if_cancelled()
         try:
             with httpx.stream("POST", url, json=body, headers=self._headers(), timeout=self.timeout_s) as response:
-                unregister = token.on_cancel(response.close) if token is not None else (lambda: None)
+                unregister = token.on_cancel(_interrupter(response)) if token is not None else (lambda: None)
                 try:
                     if response.status_code != 200:
                         detail = response.read().decode(errors="replace")[:500]
@@ -72,6 +93,8 @@ class OpenAICompatibleModel:
                         self._apply_chunk(json.loads(payload), request.n, texts, counts, reasons, on_token)
                 finally:
                     unregister()
+            if token is not None:
+                token.raise_if_cancelled()  # the stream may have ended quietly when it was cut
         except Cancelled:
             raise
         except Exception as exc:

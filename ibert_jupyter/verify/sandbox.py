@@ -97,6 +97,9 @@ _FORBIDDEN_NODES: dict[type, str] = {
     ast.While: "'while' loops (unbounded loops are not allowed; use Ibis operations)",
     ast.Try: "'try' blocks (errors must reach the verifier)",
     ast.Delete: "'del' statements",
+    # class patterns read attributes by name (``case X(get_backend=gb)``), unseen by the
+    # Attribute check; Ibis code never needs pattern matching
+    ast.Match: "'match' statements",
 }
 if hasattr(ast, "TryStar"):
     _FORBIDDEN_NODES[ast.TryStar] = "'try' blocks (errors must reach the verifier)"
@@ -180,6 +183,9 @@ class _Checker(ast.NodeVisitor):
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
         attr = node.attr
+        if not isinstance(node.ctx, ast.Load):
+            # expression code never assigns attributes; doing so patches Ibis itself
+            self._flag(node, f"assigning or deleting attribute '.{attr}' is not allowed")
         if _is_dunder(attr):
             self._flag(node, f"dunder attribute '.{attr}' is not allowed")
         elif attr.startswith("_") and attr != "_":
