@@ -82,10 +82,10 @@ async function main() {
     return page.evaluate(() => ({ ms: window.__ibertInsert.at - window.__ibertClick, index: window.__ibertInsert.index }));
   };
   const setTheme = async theme => {
-    const name = theme === 'dark' ? 'JupyterLab Dark' : 'JupyterLab Light';
+    const name = { dark: 'JupyterLab Dark', light: 'JupyterLab Light', 'high-contrast': 'JupyterLab Dark High Contrast' }[theme];
     await page.evaluate(n => window.jupyterapp.commands.execute('apputils:change-theme', { theme: n }), name);
     await page.waitForFunction(
-      dark => document.body.dataset.jpThemeLight === (dark ? 'false' : 'true'), theme === 'dark', { timeout: 20000 }
+      n => document.body.dataset.jpThemeName === n, name, { timeout: 20000 }
     );
     await page.waitForTimeout(400);
   };
@@ -403,6 +403,9 @@ async function main() {
     };
     await shot('chat-unavailable', 'dark');
     out.contrastDarkUnavailable = await contrast();
+    await setTheme('high-contrast');
+    await shot('chat-unavailable', 'high-contrast');
+    out.contrastHighContrastUnavailable = await contrast();
     await setTheme('light');
     await shot('chat-unavailable', 'light');
     out.contrastLightUnavailable = await contrast();

@@ -255,7 +255,8 @@ def test_inline_completion_appears_after_a_pause_and_tab_accepts_it(seen):
 
 
 @pytest.mark.parametrize("key", ["contrastLight", "contrastDark", "contrastDarkStreaming",
-                                 "contrastDarkUnavailable", "contrastLightUnavailable"])
+                                 "contrastDarkUnavailable", "contrastLightUnavailable",
+                                 "contrastHighContrastUnavailable"])
 def test_every_sidebar_text_is_readable(seen, key):
     measured = seen[key]
     assert measured["count"] > 10
