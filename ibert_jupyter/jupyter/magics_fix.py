@@ -195,7 +195,6 @@ class FixMagics(Magics):
         text = _plain_report(result, next_step)
         try:
             import ipywidgets  # noqa: F401  (the panel needs it; without it, plain text)
-            from IPython.display import display
         except ImportError:
             print(text)
             return None
@@ -203,7 +202,10 @@ class FixMagics(Magics):
         if getattr(self.shell, "kernel", None) is None:
             print(text)  # terminal / plain shell: widgets cannot render
         else:
-            display(panel)
+            from ibert_jupyter.jupyter.widget_display import WidgetDisplay
+
+            # saved notebooks and viewers show the plain report, not the widget's repr
+            WidgetDisplay(panel, text, f"<pre>{html.escape(text)}</pre>")
         return panel
 
 
@@ -268,12 +270,13 @@ def _plain_report(result, next_step=None) -> str:
 
 
 def _apply_button(result, shell):
-    """The Apply button: puts the fix in a new cell.
+    """The Apply button: puts the fix in a new cell directly below the cell showing the panel.
 
-    Apply call site: the lab helper replaces the ``shell.set_next_input`` line below with its
-    insert-cell mechanism (``ibert_jupyter.jupyter.actions.insert_below``).
+    The labextension inserts it at once (``actions.insert_below``); it is never run for the user.
     """
     import ipywidgets as widgets
+
+    from ibert_jupyter.jupyter.actions import current_cell_id, insert_below
 
     verified = result.verified
     button = widgets.Button(
@@ -282,10 +285,11 @@ def _apply_button(result, shell):
         tooltip="Put the fixed code in a new cell" + ("" if verified else "; it runs, but check that it computes what you meant"),
     )
     status = widgets.HTML("")
+    cell_id = current_cell_id(shell)  # the cell showing this panel; the fix goes right below it
 
     def apply(_button):
-        shell.set_next_input(result.fixed_code, replace=False)
-        status.value = "Fixed code placed in the next cell."
+        insert_below(result.fixed_code, cell_id, shell=shell,
+                     on_done=lambda ok, message: setattr(status, "value", html.escape(message)))
 
     button.on_click(apply)
     return widgets.HBox([button, status])
