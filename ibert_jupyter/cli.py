@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("ibert_jupyter.status_command", "show versions, model and index status"),
     "index": ("ibert_jupyter.retrieval.index_command", "build the retrieval index of the installed Ibis"),
     "search": ("ibert_jupyter.retrieval.search_command", "the installed Ibis's symbols that answer a question"),
+    "data": ("ibert_jupyter.training.data.command", "build the verified, decontaminated training dataset (`ibert data build`)"),
 }
 
 # `ibert bench NAME`: name -> (module, help)
