@@ -11,6 +11,7 @@ import hashlib
 import json
 import random
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -23,7 +24,7 @@ from ibert_jupyter.training.data.programs import Generator, Program, column_stat
 from ibert_jupyter.training.data.schemas import Schema, all_schemas, connect
 
 CHUNK = 100
-SIZES = {"tiny": 20, "small": 60, "default": 1150, "large": 3000}  # candidate programs per schema
+SIZES = {"tiny": 20, "small": 60, "default": 1400, "large": 3500}  # candidate programs per schema
 NEAR_THRESHOLD = 0.8
 FORMAT_VERSION = 1
 
@@ -80,20 +81,25 @@ def program_examples(schema: Schema, program: Program, verified, tables, rng: ra
     context = {"kind": "schema", "schema": schema.name, "seed": seed, "tables": list(program.tables)}
     used = {v: tables[v] for v in program.tables}
     out = []
+    focus = tasks.used_apis(program.code) or program.focus
     request = describer.describe(program.intent, rng)
     out.append(_record("nl2ibis", "generator", schema.name, program.template, pid,
-                       tasks.nl2ibis(request, snap, program.code, program.focus, rng), program.code, context, verified))
+                       tasks.nl2ibis(request, snap, program.code, focus, rng), program.code, context, verified))
     out.append(_record("sql2ibis", "generator+to_sql", schema.name, program.template, pid,
                        tasks.sql2ibis(verified.sql, snap, program.code, rng), program.code, context, verified))
-    split = tasks.fim_split(program.code, rng)
-    if split:
-        out.append(_record("fim", "generator", schema.name, program.template, pid,
-                           tasks.fim(*split, snap), program.code, context, verified))
-    if rng.random() < 0.3:
+    middles = set()
+    for _ in range(2 if rng.random() < 0.5 else 1):  # FIM is the most frequent request: two spans for half
+        split = tasks.fim_split(program.code, rng)
+        if split and split[1] not in middles:
+            middles.add(split[1])
+            out.append(_record("fim", "generator", schema.name, program.template, pid,
+                               tasks.fim(*split, snap), program.code, context, verified))
+    if rng.random() < 0.5:
         question = describer.describe(program.intent, rng, style="question")
-        intro = f"Use {', '.join(f'`{a}`' for a in program.focus[:2])}:"
+        named = " then ".join(f"`{a.split('.')[-1]}`" for a in focus[:3])
+        intro = rng.choice([f"Use {named}:", f"Chain {named} on the table:", f"With {named}:"]) if focus else "Like this:"
         out.append(_record("api_qa", "generator", schema.name, program.template, pid,
-                           tasks.api_qa(question, snap, program.code, program.focus, intro), program.code, context, verified))
+                           tasks.api_qa(question, snap, program.code, focus, intro), program.code, context, verified))
     for pair in repairs.pairs(program.code, used, rng, rejections, limit=1):
         out.append(_record("repair", f"mutation:{pair.kind}", schema.name, program.template, pid,
                            tasks.repair(pair, used, used), program.code, context, verified,
@@ -271,15 +277,44 @@ def semgrep_tags(examples: list[dict]) -> tuple[dict[str, list[str]], str | None
     return {c: sorted({f.rule for f in fs}) for c, fs in zip(codes, findings)}, None
 
 
+def reverify(kept: list[dict], seed: int, n: int = 200) -> tuple[float, int]:
+    """Fraction of a random sample of kept examples that verify again, on fresh connections,
+    and execute to the recorded result (row count and hash). Returns (fraction, sample size)."""
+    import ibis
+
+    rng = random.Random(f"{seed}:reverify")
+    sample = rng.sample(kept, min(n, len(kept)))
+    schemas = {s.name: s for s in all_schemas()}
+    connections: dict[tuple[str, int], Any] = {}
+    ok = 0
+    for e in sample:
+        context = json.loads(e["context"])
+        if context["kind"] == "schema":
+            key = (context["schema"], context["seed"])
+            if key not in connections:
+                connections[key] = connect(schemas[context["schema"]], context["seed"])[1]
+            tables = {v: connections[key][v] for v in context["tables"]}
+        else:
+            namespace: dict[str, Any] = {"ibis": ibis}
+            exec(context["setup"], namespace)  # noqa: S102 - the ibis docstring's own memtable lines
+            tables = {k: v for k, v in namespace.items() if isinstance(v, ibis.expr.types.Table)}
+        again = check(e["code"], tables, Rejections())
+        ok += again is not None and (again.result_rows, again.result_hash) == (e["result_rows"], e["result_hash"])
+    return (ok / len(sample) if sample else 0.0), len(sample)
+
+
 def build(cfg: BuildConfig, progress: bool = True, log: Callable[[str], None] = print) -> dict[str, Any]:
     from ibert_jupyter.training.data import writer
     from ibert_jupyter.training.data.tokens import ChatCounter
 
     t0 = time.perf_counter()
     counter = ChatCounter(cfg.tokenizer)
-    examples, rejections, schema_names = generate_all(cfg, progress)
+    with warnings.catch_warnings():  # mutants that use deprecated spellings warn on every build
+        warnings.simplefilter("ignore", FutureWarning)
+        examples, rejections, schema_names = generate_all(cfg, progress)
     kept, info = select(examples, cfg, rejections, progress)
     tags, semgrep_note = semgrep_tags(kept)
+    info["verified_fraction"], info["verified_sample"] = reverify(kept, cfg.seed)
     for e in tqdm(kept, desc="tokenizing", disable=not progress):
         e["n_tokens"] = counter.count(e["messages"])
         e["tags"] = tags.get(e["broken_code"] or e["code"], [])

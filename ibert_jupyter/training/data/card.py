@@ -55,6 +55,9 @@ renderings of one program stay on one side; near-twin programs (MinHash Jaccard 
 {split_rows}
 
 ## Gates and rejections
+Re-check at the end of the build: {stats['verified_sample']} kept examples drawn at random were verified and
+executed again on fresh connections; fraction giving the recorded result: {stats['verified_fraction']}.
+
 Rejected candidates by stage: {stats['rejected_by_stage']}
 
 By reason: {stats['rejected_by_reason']}

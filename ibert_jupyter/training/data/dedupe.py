@@ -8,35 +8,46 @@ from __future__ import annotations
 
 import hashlib
 import re
-import zlib
 from typing import Sequence
 
 import numpy as np
 
 _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)?|[^\sA-Za-z0-9_]")
-PRIME = np.uint64((1 << 61) - 1)
 
 
 def tokens(text: str) -> list[str]:
     return _TOKEN.findall(text.lower())
 
 
+def _h64(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
+
+
 def shingles(text: str, n: int = 3) -> set[int]:
     toks = tokens(text)
     if len(toks) < n:
-        return {zlib.crc32(" ".join(toks).encode())}
-    return {zlib.crc32(" ".join(toks[i : i + n]).encode()) for i in range(len(toks) - n + 1)}
+        return {_h64(" ".join(toks))}
+    return {_h64(" ".join(toks[i : i + n])) for i in range(len(toks) - n + 1)}
+
+
+def _mix(z: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: every input bit moves every output bit (uint64 arithmetic wraps)."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
 
 
 class MinHasher:
+    """``num_perm`` independent hash functions: a seeded 64-bit mask XORed in, then mixed."""
+
     def __init__(self, num_perm: int = 64, seed: int = 0):
         rng = np.random.default_rng(seed)
-        self.a = rng.integers(1, (1 << 31) - 1, size=num_perm, dtype=np.uint64)
-        self.b = rng.integers(0, (1 << 31) - 1, size=num_perm, dtype=np.uint64)
+        self.masks = rng.integers(0, np.iinfo(np.uint64).max, size=num_perm, dtype=np.uint64, endpoint=True)
 
     def signature(self, text: str) -> np.ndarray:
         x = np.fromiter(shingles(text), dtype=np.uint64)
-        return ((np.outer(x, self.a) + self.b) % PRIME).min(axis=0)
+        with np.errstate(over="ignore"):
+            return _mix(x[:, None] ^ self.masks[None, :]).min(axis=0)
 
 
 def exact_key(text: str) -> str:

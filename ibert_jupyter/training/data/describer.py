@@ -37,8 +37,11 @@ def describe(intent: Sequence[Clause], rng: random.Random, style: str | None = N
         where = rng.choice([f" where {filters}", f", only for rows where {filters}", f" (filter: {filters})", f" restricted to {filters}"])
     body = f"{main} {group}".strip()
     if style == "question" and body:
-        opener = rng.choice(["What is", "What are", "Can you show", "How do I get"])
-        return f"{opener} {body} in {source}{where}?{(' Results' + tail[1:]) if tail else ''}".strip()
+        then = f" Results{tail[1:]}." if tail else ""
+        if body.split()[0] in ("how", "which", "whether", "what"):
+            return f"{body[0].upper() + body[1:]} in {source}{where}?{then}"
+        opener = rng.choice(["What is", "Can you show", "How do I get"] if body.startswith("the ") else ["Can you show", "How do I get", "How would I compute"])
+        return f"{opener} {body} in {source}{where}?{then}"
     if style == "using" and body:
         verb = rng.choice(VERBS)
         return f"Using {source}, {verb[0].lower() + verb[1:]} {body}{where}{tail}."

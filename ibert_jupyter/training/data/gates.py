@@ -91,7 +91,33 @@ def fingerprint(result: Any) -> tuple[int, str]:
         rows = [json.dumps(_cell(result), sort_keys=True, default=str)]
         header = ["scalar"]
     digest = hashlib.sha1(json.dumps([header, sorted(rows)]).encode()).hexdigest()
-    return len(rows), digest
+    return len(rows), f"py:{digest}"
+
+
+SQL_FINGERPRINT = "SELECT count(*), coalesce(sum(hash(_row)::HUGEINT), 0)::VARCHAR FROM ({sql}) AS _row"
+
+
+def sql_fingerprint(con, sql: str) -> tuple[int, str]:
+    """(row count, order-insensitive hash) of the whole result of ``sql``, computed inside DuckDB.
+
+    Run with one DuckDB thread so float aggregates add up in the same order every time.
+    """
+    rows, total = con.execute(SQL_FINGERPRINT.format(sql=sql)).fetchone()
+    return int(rows), f"sql:{total}" if rows else "sql:0"
+
+
+def _duckdb_of(tables: Mapping[str, ir.Table]):
+    """The raw duckdb connection all ``tables`` are bound to, or None (memtables, mixed backends)."""
+    from ibert_jupyter.context.tables import table_backend
+
+    backends = {id(b): b for b in (table_backend(t) for t in tables.values())}
+    if len(backends) != 1:
+        return None
+    backend = next(iter(backends.values()))
+    return getattr(backend, "con", None) if backend is not None and backend.name == "duckdb" else None
+
+
+EMPTY_SCALAR = "py:" + hashlib.sha1(json.dumps([["scalar"], ["null"]]).encode()).hexdigest()
 
 
 def build(code: str, tables: Mapping[str, ir.Table]) -> Any:
@@ -125,12 +151,15 @@ def check(code: str, tables: Mapping[str, ir.Table], rejections: Rejections) -> 
         rejections.add(f"verify:{report.stage}", report.error_type or "error")
         return None
     try:
-        result = build(code, tables).execute()
+        con = _duckdb_of(tables)
+        if con is not None and report.sql:
+            rows, digest = sql_fingerprint(con, report.sql)
+        else:
+            rows, digest = fingerprint(build(code, tables).execute())
     except Exception as exc:  # noqa: BLE001 - any failure of the database is a rejection
         rejections.add("execute", type(exc).__name__)
         return None
-    rows, digest = fingerprint(result)
-    if rows == 0 or (report.result_kind == "scalar" and fingerprint(None)[1] == digest):
+    if rows == 0 or digest in (EMPTY_SCALAR, "sql:0"):
         rejections.add("execute", "empty result")
         return None
     return Verified(code, report.sql or "", report.result_kind or "table", rows, digest)

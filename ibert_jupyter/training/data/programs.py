@@ -423,12 +423,27 @@ class Generator:
         if not keys or not measures:
             return None
         k, m = rng.choice(keys), rng.choice(measures)
-        n = rng.choice([1, 2, 3, 5])
+        n = rng.choice([1, 2, 3, 5, 10])
         fn = rng.choice(["ibis.row_number()", "ibis.rank()", "ibis.dense_rank()"])
-        code = (f"ranked = {t.variable}.mutate(rank={fn}.over(group_by={lit(k.name)}, order_by=ibis.desc({lit(m.name)})))\n"
-                f"ranked.filter(_.rank < {n})")
-        intent = [self._source(t), Clause("window", (f"the top {n} rows by {m.words} within each {k.words}", f"for every {k.words}, the {n} rows with the highest {m.words}", f"the {n} largest {m.words} per {k.words}"))]
-        return self._program("top_n_per_group", [fn.split(".")[1].split("(")[0]], code, (t.variable,), intent, (fn.split("(")[0], "Value.over"))
+        desc = rng.random() < 0.7
+        order = f"ibis.desc({lit(m.name)})" if desc else lit(m.name)
+        name = rng.choice(["rank", "rn", "pos", f"{out_name(m.name)}_rank"])
+        base = t.variable
+        intent = [self._source(t)]
+        if rng.random() < 0.4:
+            conds, words = self.conditions(rng, t, "_", 1)
+            if conds:
+                base += f".filter({conds[0]})"
+                intent.append(Clause("filter", tuple(words)))
+        others = [c for c in t.columns if c.role not in (ARRAY, STRUCT, JSON) and c not in (k, m)]
+        shown = [k.name, *[c.name for c in rng.sample(others, min(len(others), rng.choice([0, 1, 2])))], m.name]
+        code = (f"ranked = {base}.mutate({name}={fn}.over(group_by={lit(k.name)}, order_by={order}))\n"
+                f"ranked.filter({col('_', name)} < {n}).select({', '.join(lit(x) for x in dict.fromkeys(shown + [name]))})")
+        most = "highest" if desc else "lowest"
+        intent.append(Clause("window", (f"the top {n} rows by {m.words} within each {k.words}" if desc else f"the bottom {n} rows by {m.words} within each {k.words}",
+                                        f"for every {k.words}, the {n} rows with the {most} {m.words}",
+                                        f"the {n} {'largest' if desc else 'smallest'} {m.words} per {k.words}")))
+        return self._program("top_n_per_group", [fn.split(".")[1].split("(")[0], "desc" if desc else "asc"], code, (t.variable,), intent, (fn.split("(")[0], "Value.over"))
 
     def window(self, rng) -> Program | None:
         t = self._table(rng, NUM, INT)

@@ -379,6 +379,6 @@ def connect(schema: Schema, seed: int, scale: float = 1.0):
     """An in-memory Ibis DuckDB backend holding ``schema``'s generated data, and its tables."""
     import ibis
 
-    con = ibis.duckdb.connect()
+    con = ibis.duckdb.connect(threads=1)  # one thread: float aggregates are reproducible bit for bit
     create_tables(con.con, schema, seed, scale)
     return con, {t.variable: con.table(t.name) for t in schema.tables}

@@ -64,6 +64,33 @@ def api_doc(api: str) -> dict[str, str] | None:
     return {"public_name": api, "signature": signature, "summary": " ".join(doc.split("\n\n")[0].split())}
 
 
+API_OWNERS = ("Table", "GroupedTable", "Value", "Column", "NumericColumn", "NumericValue", "StringValue", "TemporalValue",
+              "TimestampValue", "DateValue", "ArrayValue", "StructValue", "JSONValue", "BooleanValue")  # most general first
+
+
+def used_apis(code: str, limit: int = 4) -> tuple[str, ...]:
+    """The Ibis APIs a program calls, named as ``Owner.method`` / ``ibis.fn``, in order of use."""
+    import ibis.expr.types as ir
+
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return ()
+    found: list[str] = []
+    calls = sorted((n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)),
+                   key=lambda n: (n.lineno, n.end_col_offset or 0))
+    for node in calls:
+        name, base = node.func.attr, node.func.value
+        if isinstance(base, ast.Name) and base.id == "ibis":
+            api = f"ibis.{name}" if hasattr(ibis, name) else None
+        else:
+            owner = next((o for o in API_OWNERS if hasattr(getattr(ir, o, object), name)), None)
+            api = f"{owner}.{name}" if owner else None
+        if api and api not in found and api_doc(api):
+            found.append(api)
+    return tuple(found[:limit])
+
+
 def _docs(focus: Sequence[str]) -> list[str]:
     out = []
     for api in focus:

@@ -43,7 +43,8 @@ def write(cfg, kept: list[dict], rejections, info: dict, tokenizer_label: str, s
         "groups": info["groups"],
         "rejected_by_stage": dict(sorted(rejections.by_stage.items())),
         "rejected_by_reason": dict(sorted(rejections.by_reason.items())),
-        "verified_fraction": 1.0 if kept else 0.0,  # every kept example passed check(); re-checked by tests
+        "verified_fraction": info["verified_fraction"],  # of a fresh re-check of a random sample (every kept one passed when made)
+        "verified_sample": info["verified_sample"],
         "contaminated": info["recheck"],
         "benchmark_items": info["benchmark_items"],
         "benchmark_sources": info["benchmark_sources"],
