@@ -102,6 +102,6 @@ def test_resume_reuses_saved_chunks(built, tmp_path):
 
     folder, summary = built
     before = sorted(r["id"] for r in _rows(folder))
-    stats = build(BuildConfig(folder, seed=3, size="tiny"), progress=False, log=lambda s: None)
+    stats = build(BuildConfig(folder, seed=3, size="tiny"), progress=False)
     assert stats["examples"] == summary["examples"]
     assert sorted(r["id"] for r in _rows(folder)) == before

@@ -14,7 +14,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from tqdm import tqdm
 
@@ -107,11 +107,12 @@ def program_examples(schema: Schema, program: Program, verified, tables, rng: ra
     return out
 
 
-def run_chunk(schema: Schema, gen: Generator, tables, index: int, cfg: BuildConfig, seen: set[str]) -> tuple[list[dict], dict]:
+def run_chunk(schema: Schema, gen: Generator, tables, index: int, cfg: BuildConfig, seen: set[str], n: int = CHUNK) -> tuple[list[dict], dict]:
+    """``n`` candidate programs of one chunk, gated and rendered; its own seeded RNG."""
     rng = random.Random(f"{cfg.seed}:{schema.name}:{index}")
     rejections = Rejections()
     examples: list[dict] = []
-    for _ in range(CHUNK):
+    for _ in range(n):
         family, program = gen.generate(rng)
         if program is None:
             rejections.add("generate", f"{family}: nothing to generate")
@@ -188,7 +189,7 @@ def generate_all(cfg: BuildConfig, progress: bool = True) -> tuple[list[dict], R
                     con, tables = connect(schema, cfg.seed)
                     gen = Generator(schema, column_stats(con.con, schema))
                 n = min(CHUNK, cfg.per_schema - i * CHUNK)
-                got, rej = run_chunk(schema, gen, tables, i, cfg, seen) if n == CHUNK else _partial(schema, gen, tables, i, cfg, seen, n)
+                got, rej = run_chunk(schema, gen, tables, i, cfg, seen, n)
                 loaded[p] = {"examples": got, "rejections": rej}
                 tmp = p.with_suffix(".tmp")
                 tmp.write_text(json.dumps(loaded[p]))
@@ -198,15 +199,6 @@ def generate_all(cfg: BuildConfig, progress: bool = True) -> tuple[list[dict], R
             bar.update(1)
     bar.close()
     return examples, total, [s.name for s in schemas]
-
-
-def _partial(schema, gen, tables, index, cfg, seen, n):
-    global CHUNK
-    saved, CHUNK = CHUNK, n
-    try:
-        return run_chunk(schema, gen, tables, index, cfg, seen)
-    finally:
-        CHUNK = saved
 
 
 def select(examples: list[dict], cfg: BuildConfig, rejections: Rejections, progress: bool = True) -> tuple[list[dict], dict]:
@@ -303,7 +295,7 @@ def reverify(kept: list[dict], seed: int, n: int = 200) -> tuple[float, int]:
     return (ok / len(sample) if sample else 0.0), len(sample)
 
 
-def build(cfg: BuildConfig, progress: bool = True, log: Callable[[str], None] = print) -> dict[str, Any]:
+def build(cfg: BuildConfig, progress: bool = True) -> dict[str, Any]:
     from ibert_jupyter.training.data import writer
     from ibert_jupyter.training.data.tokens import ChatCounter
 
