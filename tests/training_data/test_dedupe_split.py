@@ -64,3 +64,10 @@ def test_generator_is_deterministic_per_seed():
         gen, rng = Generator(schema, stats), random.Random(11)
         runs.append([p.code if p else None for _, p in (gen.generate(rng) for _ in range(30))])
     assert runs[0] == runs[1] and len({c for c in runs[0] if c}) > 20
+
+
+def test_bad_size_is_a_clear_error(capsys):
+    from ibert_jupyter.cli import main
+
+    assert main(["data", "build", "--out", "/nonexistent/x", "--size", "huge"]) == 2
+    assert "unknown --size 'huge'" in capsys.readouterr().err

@@ -27,6 +27,7 @@ CHUNK = 100
 SIZES = {"tiny": 20, "small": 60, "default": 1400, "large": 3500}  # candidate programs per schema
 NEAR_THRESHOLD = 0.8
 FORMAT_VERSION = 1
+DOCSTRINGS_VERSION = 2  # 2: setup holds every assignment before the example (memtables built from variables)
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,7 @@ def generate_all(cfg: BuildConfig, progress: bool = True) -> tuple[list[dict], R
     examples: list[dict] = []
     bar = tqdm(total=chunks * len(schemas) + 1, desc="generating", unit="chunk", disable=not progress)
     tag = f"v{FORMAT_VERSION}-s{cfg.seed}-n{cfg.per_schema}"
-    doc_path = work / f"docstrings-{tag}.json"
+    doc_path = work / f"docstrings-d{DOCSTRINGS_VERSION}-{tag}.json"
     if doc_path.exists():
         saved = json.loads(doc_path.read_text())
     else:

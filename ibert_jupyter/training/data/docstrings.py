@@ -79,7 +79,7 @@ def examples(rejections) -> Iterator[DocExample]:
             continue
         namespace: dict[str, Any] = {"ibis": ibis, "_": ibis._}
         tables: dict[str, ir.Table] = {}
-        setup_src: dict[str, str] = {}
+        executed: list[str] = []  # assignments so far, in order: what rebuilds the memtables
         kept = 0
         for source in statements:
             if source.startswith(("import ", "from ")) or "options" in source:
@@ -89,15 +89,16 @@ def examples(rejections) -> Iterator[DocExample]:
                     warnings.simplefilter("ignore")
                     if re.match(r"^[A-Za-z_]\w*\s*=\s*ibis\.memtable\(", source):
                         exec(source, namespace)  # noqa: S102 - the installed library's own docs
+                        executed.append(source)
                         var = source.split("=", 1)[0].strip()
                         if isinstance(namespace[var], ir.Table):
                             tables[var] = namespace[var]
-                            setup_src[var] = source
                         continue
                     value = eval(compile(source, "<doc>", "eval"), namespace)  # noqa: S307
             except SyntaxError:
                 try:
                     exec(source, namespace)  # noqa: S102 - an assignment in the example
+                    executed.append(source)
                 except Exception:  # noqa: BLE001
                     rejections.add("docstring", "example statement fails")
                     break
@@ -112,5 +113,5 @@ def examples(rejections) -> Iterator[DocExample]:
                     yield DocExample(
                         api=api, signature=_signature(member), summary=_summary(doc),
                         setup={v: {c: str(ty) for c, ty in t.schema().items()} for v, t in used.items()},
-                        data=used, code=source + "\n", setup_code="\n".join(setup_src[v] for v in used) + "\n",
+                        data=used, code=source + "\n", setup_code="\n".join(executed) + "\n",
                     )

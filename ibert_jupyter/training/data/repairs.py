@@ -71,6 +71,7 @@ def mutate_renamed_api(src: Source, columns, tables, rng: random.Random) -> Iter
 
 
 ALL_MUTATORS = {**MUTATORS, "renamed_api": mutate_renamed_api}
+COMMON = frozenset({"name_typo", "wrong_column"})
 _SITE = re.compile(r'File "[^"]*/site-packages/')
 
 
@@ -92,8 +93,9 @@ def pairs(code: str, tables: Mapping[str, ir.Table], rng: random.Random, rejecti
     columns = {c: str(t) for table in tables.values() for c, t in table.schema().items()}
     table_columns = {name: list(t.columns) for name, t in tables.items()}
     src = Source(code)
-    names = list(ALL_MUTATORS)
-    rng.shuffle(names)
+    # random order, but the mistakes that apply to almost every program (typos) usually last,
+    # so the rarer kinds (pandas idioms, relations, types, old APIs) get their share
+    names = sorted(ALL_MUTATORS, key=lambda k: rng.random() + (0.7 if k in COMMON else 0.0))
     found: list[RepairPair] = []
     for kind in names:
         if len(found) >= limit:

@@ -109,7 +109,8 @@ def histogram(tokens: list[int], by_task: dict[str, list[int]], path: Path, labe
         draw.text((x - 10, height - bottom + 5), str(b * step), fill="black")
     draw.text((left, height - 20), "tokens per chat (Devstral chat format)", fill="black")
     draw.text((5, top - 15), f"examples (peak bin {peak})", fill="black")
-    draw.text((left, 5), f"Token lengths of {len(tokens)} examples; tokenizer: {label[:90]}", fill="black")
+    short = "bundled tekken_240911.json, not Devstral's own" if "bundled" in label else label.split(" (")[0]
+    draw.text((left, 5), f"Token lengths of {len(tokens)} examples (tokenizer: {short})", fill="black")
     x = width - 160
     for i, t in enumerate(counts):
         draw.rectangle([x, top + i * 16, x + 10, top + i * 16 + 10], fill=palette.get(t, (120, 120, 120)))
