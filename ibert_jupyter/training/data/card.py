@@ -10,6 +10,24 @@ def _table(counts: dict[str, int], header: str) -> str:
     return f"| {header} | examples |\n| --- | --- |\n{rows}\n"
 
 
+def _sources(names: list[str]) -> str:
+    """``tpch-q01.sql, tpch-q02.sql, ...`` → ``TPC-H SQL (22)``; other files by name."""
+    import re
+
+    groups: dict[str, int] = {}
+    for name in names:
+        m = re.fullmatch(r"tpc(h|ds)-q\d+\.(sql|py)", name)
+        key = f"TPC-{m.group(1).upper()} {'SQL' if m.group(2) == 'sql' else 'Ibis references'}" if m else name
+        groups[key] = groups.get(key, 0) + 1
+    return ", ".join(f"{k} ({v})" if v > 1 else k for k, v in groups.items())
+
+
+def _mistakes(counts: dict[str, int]) -> dict[str, int]:
+    single = {k: v for k, v in counts.items() if "+" not in k}
+    single["two mistakes in one cell"] = sum(v for k, v in counts.items() if "+" in k)
+    return dict(sorted(single.items(), key=lambda kv: -kv[1]))
+
+
 def card(stats: dict[str, Any]) -> str:
     splits = stats["by_split_task"]
     split_rows = "\n".join(
@@ -41,8 +59,9 @@ training target, rendered with the same prompt builders the product uses.
   DuckDB; English from a deterministic describer (several phrasings), no model-written text.
 - `generator+to_sql`: the same programs' SQL as Ibis compiles it.
 - `ibis_docstrings`: the installed Ibis's own docstring examples, executed.
-- `mutation`: repair pairs; mistakes by kind: {stats['by_repair_mistake']}.
+- `mutation`: repair pairs (broken cell fails the verifier and raises when run; fix = the verified program).
 
+{_table(_mistakes(stats['by_repair_mistake']), 'repair mistake')}
 ## Schemas
 {_table(stats['by_schema'], 'schema')}
 ## Splits
@@ -58,11 +77,12 @@ renderings of one program stay on one side; near-twin programs (MinHash Jaccard 
 Re-check at the end of the build: {stats['verified_sample']} kept examples drawn at random were verified and
 executed again on fresh connections; fraction giving the recorded result: {stats['verified_fraction']}.
 
-Rejected candidates by stage: {stats['rejected_by_stage']}
+Counts are candidate programs, docstring examples or mutants, except `dedupe:near` and
+`decontaminate`, which count rendered examples.
 
-By reason: {stats['rejected_by_reason']}
-
-Decontamination: {stats['benchmark_items']} benchmark items from {', '.join(stats['benchmark_sources'])};
+{_table(stats['rejected_by_stage'], 'rejected at stage').replace('| examples |', '| candidates |')}
+{_table(stats['rejected_by_reason'], 'stage: reason').replace('| examples |', '| candidates |')}
+Decontamination: {stats['benchmark_items']} benchmark items from {_sources(stats['benchmark_sources'])};
 an example is dropped when it contains ≥ 50 % of any item's word 3-grams. Contaminated examples
 kept: {stats['contaminated']}.
 

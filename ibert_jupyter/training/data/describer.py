@@ -44,7 +44,8 @@ def describe(intent: Sequence[Clause], rng: random.Random, style: str | None = N
         return f"{opener} {body} in {source}{where}?{then}"
     if style == "using" and body:
         verb = rng.choice(VERBS)
-        return f"Using {source}, {verb[0].lower() + verb[1:]} {body}{where}{tail}."
+        verb = verb if verb.startswith("I ") else verb[0].lower() + verb[1:]
+        return f"Using {source}, {verb} {body}{where}{tail}."
     if style == "terse":
         head = source[0].upper() + source[1:]
         return f"{head}: {body}{where}{tail}" if body else f"{head}{where}{tail}"
