@@ -71,3 +71,14 @@ def test_bad_size_is_a_clear_error(capsys):
 
     assert main(["data", "build", "--out", "/nonexistent/x", "--size", "huge"]) == 2
     assert "unknown --size 'huge'" in capsys.readouterr().err
+
+
+def test_random_ibis_identifiers_in_recorded_sql_are_numbered():
+    """Ibis names memtables/unnest columns/lambda args randomly; recorded SQL must be reproducible."""
+    import ibis
+
+    from ibert_jupyter.training.data.gates import stable_names
+
+    t = ibis.memtable({"x": [[1, 2], [3]]})
+    sqls = {stable_names(ibis.to_sql(t.select(v=t.x.unnest()).filter(lambda r: r.v > 1), dialect="duckdb")) for _ in range(2)}
+    assert len(sqls) == 1 and "memtable_0" in sqls.pop()

@@ -26,8 +26,8 @@ from ibert_jupyter.training.data.schemas import Schema, all_schemas, connect
 CHUNK = 100
 SIZES = {"tiny": 20, "small": 60, "default": 1400, "large": 3500}  # candidate programs per schema
 NEAR_THRESHOLD = 0.8
-FORMAT_VERSION = 1
-DOCSTRINGS_VERSION = 2  # 2: setup holds every assignment before the example (memtables built from variables)
+FORMAT_VERSION = 2  # 2: Ibis's random identifiers in recorded SQL are numbered
+DOCSTRINGS_VERSION = 3  # 3: memtable names in the recorded SQL numbered, not random; 2: setup holds every assignment before the example (memtables built from variables)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import decimal
 import hashlib
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -162,4 +163,14 @@ def check(code: str, tables: Mapping[str, ir.Table], rejections: Rejections) -> 
     if rows == 0 or digest in (EMPTY_SCALAR, "sql:0"):
         rejections.add("execute", "empty result")
         return None
-    return Verified(code, report.sql or "", report.result_kind or "table", rows, digest)
+    return Verified(code, stable_names(report.sql or ""), report.result_kind or "table", rows, digest)
+
+
+_RANDOM_NAME = re.compile(r"\b(ibis_[a-z_]+?)_[a-z0-9]{26}\b")
+
+
+def stable_names(sql: str) -> str:
+    """Ibis names memtables, unnest columns and lambda arguments with random suffixes
+    (``ibis_pandas_memtable_<26 chars>``); number them by first use so builds are reproducible."""
+    names: dict[str, str] = {}
+    return _RANDOM_NAME.sub(lambda m: names.setdefault(m.group(0), f"{m.group(1)}_{len(names)}"), sql)
