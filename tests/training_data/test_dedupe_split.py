@@ -82,3 +82,16 @@ def test_random_ibis_identifiers_in_recorded_sql_are_numbered():
     t = ibis.memtable({"x": [[1, 2], [3]]})
     sqls = {stable_names(ibis.to_sql(t.select(v=t.x.unnest()).filter(lambda r: r.v > 1), dialect="duckdb")) for _ in range(2)}
     assert len(sqls) == 1 and "memtable_0" in sqls.pop()
+
+
+def test_unusable_tokenizer_and_output_folder_are_clear_errors(tmp_path, capsys):
+    from ibert_jupyter.cli import main
+
+    bad = tmp_path / "tekken.json"
+    bad.write_text("{not json")
+    assert main(["data", "build", "--out", str(tmp_path / "o"), "--tokenizer", str(bad)]) == 2
+    assert "is not a usable tekken.json" in capsys.readouterr().err
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["data", "build", "--out", str(blocker / "sub")]) == 2
+    assert "cannot write to --out" in capsys.readouterr().err

@@ -30,8 +30,18 @@ def run(args: argparse.Namespace) -> int:
     if not (size in SIZES or str(size).isdigit()):
         print(f"ibert data build: unknown --size {size!r} (use {', '.join(SIZES)} or a number)", file=sys.stderr)
         return 2
-    if args.tokenizer and not Path(args.tokenizer).is_file():
-        print(f"ibert data build: --tokenizer {args.tokenizer} is not a file", file=sys.stderr)
+    if args.tokenizer:
+        from ibert_jupyter.training.data.tokens import ChatCounter
+
+        try:
+            ChatCounter(args.tokenizer)
+        except Exception as exc:  # noqa: BLE001 - any unreadable tokenizer file is the user's input
+            print(f"ibert data build: --tokenizer {args.tokenizer} is not a usable tekken.json ({type(exc).__name__}: {exc})", file=sys.stderr)
+            return 2
+    try:
+        (Path(args.out) / ".work").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"ibert data build: cannot write to --out {args.out}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     cfg = BuildConfig(Path(args.out), seed=args.seed, size=int(size) if str(size).isdigit() else size,
                       tokenizer=args.tokenizer, eval_dir=Path(args.eval_dir) if args.eval_dir else None)
