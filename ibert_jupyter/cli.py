@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "search": ("ibert_jupyter.retrieval.search_command", "the installed Ibis's symbols that answer a question"),
     "train": ("ibert_jupyter.training.train_command", "train iBERT's LoRA adapter: runs training_notebooks/train_adapter.ipynb with papermill"),
     "eval": ("ibert_jupyter.evaluation.ibisbench.command", "score a model, endpoint, replay file or the gold programs on IbisBench"),
+    "data": ("ibert_jupyter.training.data.command", "build the verified, decontaminated training dataset (`ibert data build`)"),
 }
 
 # `ibert bench NAME`: name -> (module, help)
