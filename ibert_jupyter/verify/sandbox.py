@@ -61,6 +61,8 @@ FORBIDDEN_ATTRIBUTES = frozenset(
 )
 
 FORBIDDEN_ATTRIBUTE_PREFIXES = ("read_", "drop_", "create_")
+# expression methods that share a forbidden prefix but only build an expression
+EXPRESSION_METHODS_WITH_FORBIDDEN_PREFIX = frozenset({"drop_null"})
 
 
 def _backend_names() -> frozenset[str]:
@@ -179,6 +181,8 @@ class _Checker(ast.NodeVisitor):
 
     @staticmethod
     def _attribute_forbidden(attr: str) -> bool:
+        if attr in EXPRESSION_METHODS_WITH_FORBIDDEN_PREFIX:
+            return False
         return attr in FORBIDDEN_ATTRIBUTES or attr.startswith(FORBIDDEN_ATTRIBUTE_PREFIXES)
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
