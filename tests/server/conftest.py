@@ -19,7 +19,7 @@ from ibert_jupyter.model import Completion, runtime
 from ibert_jupyter.model.cancel import Cancelled
 from tests.model.conftest import tiny_devstral  # noqa: F401 - the FAKE tiny Devstral fixture
 
-pytest_plugins = ["pytest_jupyter.jupyter_server"]
+# pytest-jupyter's server fixtures are registered in tests/conftest.py (pytest_plugins belongs there)
 
 ORDERS_SNAPSHOT = {"version": 1, "backends": [], "tables": [
     {"variable": "orders", "name": "orders", "backend": "duckdb", "dialect": "duckdb", "bound": True,
