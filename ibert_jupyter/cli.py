@@ -19,16 +19,19 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "index": ("ibert_jupyter.retrieval.index_command", "build the retrieval index of the installed Ibis"),
     "search": ("ibert_jupyter.retrieval.search_command", "the installed Ibis's symbols that answer a question"),
     "train": ("ibert_jupyter.training.train_command", "train iBERT's LoRA adapter: runs training_notebooks/train_adapter.ipynb with papermill"),
+    "eval": ("ibert_jupyter.evaluation.ibisbench.command", "score a model, endpoint, replay file or the gold programs on IbisBench"),
+    "data": ("ibert_jupyter.training.data.command", "build the verified, decontaminated training dataset (`ibert data build`)"),
 }
 
 # `ibert bench NAME`: name -> (module, help)
 BENCHMARKS: dict[str, tuple[str, str]] = {
-    "sql2ibis": ("ibert_jupyter.evaluation.bench_sql2ibis", "SQL→Ibis conversion on TPC-H/TPC-DS, checked by execution vs ibis.parse_sql"),
+    "sql2ibis": ("ibert_jupyter.evaluation.bench_sql2ibis", "SQL→Ibis conversion on TPC-H/TPC-DS/ClickBench, checked by execution vs ibis.parse_sql"),
     "retrieval": ("ibert_jupyter.evaluation.bench_retrieval", "Recall@5/MRR/nDCG@10 of BM25, dense, hybrid, +graph, fine-tuned"),
     "verify": ("ibert_jupyter.evaluation.bench_verify", "verifier latency on the TPC-H reference queries vs ibis alone"),
-    "repair": ("ibert_jupyter.evaluation.bench_repair", "repair of errors injected into the TPC-H reference queries, fixes verified and result-compared"),
+    "repair": ("ibert_jupyter.evaluation.bench_repair", "repair of real users' broken cells (dev/test) and of errors injected into TPC-H references, fixes result-compared"),
     "decode": ("ibert_jupyter.evaluation.bench_decode", "Devstral-shaped decode tok/s vs the memory-bandwidth bound (GPU)"),
     "train": ("ibert_jupyter.evaluation.bench_train", "LoRA/QLoRA training tok/s, memory and max length vs transformers + peft (GPU)"),
+    "e2e": ("ibert_jupyter.evaluation.bench_e2e", "one generation request through the server path, per stage, vs decoding one candidate"),
 }
 
 

@@ -8,6 +8,10 @@ import pytest
 
 from ibert_jupyter.data import tpc
 
+# a real Jupyter server for the server, chat and magic tests (pytest-jupyter); plugins must be
+# declared in a top-level conftest
+pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
 
 @pytest.fixture(scope="session")
 def tpch_con():

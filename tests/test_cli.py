@@ -32,3 +32,21 @@ def test_unknown_command_is_a_usage_error():
     proc = _ibert("frobnicate")
     assert proc.returncode == 2
     assert "invalid choice" in proc.stderr
+
+
+def test_status_reads_as_text_for_people_and_json_for_scripts(tmp_path):
+    import os
+
+    env = {**os.environ, "IBERT_DATA_DIR": str(tmp_path), "IBERT_MODEL": str(tmp_path / "no-model")}
+    people = subprocess.run([sys.executable, "-m", "ibert_jupyter.cli", "status"], capture_output=True, text=True,
+                            timeout=120, env=env)
+    assert people.returncode == 0, people.stderr[-2000:]
+    text = people.stdout
+    assert text.startswith("iBERT ") and "Ibis " in text.splitlines()[0]
+    assert "Model   ✗ unavailable" in text and "Index   ✗ not built" in text
+    assert "\\n" not in text and "{" not in text  # no raw JSON, no escaped newlines
+    assert "run `ibert index` to build it" in text
+    scripts = subprocess.run([sys.executable, "-m", "ibert_jupyter.cli", "status", "--json"], capture_output=True,
+                             text=True, timeout=120, env=env)
+    status = json.loads(scripts.stdout)
+    assert status["model"]["status"] == "unavailable" and status["index"]["status"] == "missing"

@@ -110,6 +110,73 @@ def _verify_code(segments: list[Segment], snapshot: Mapping[str, Any] | None, no
     return checked
 
 
+@dataclass(frozen=True)
+class ChatContext:
+    """Everything a chat turn knows before the model runs (built off the model's queue)."""
+
+    question: str
+    snapshot: Mapping[str, Any] | None
+    symbols: tuple[dict[str, Any], ...]
+    tables: tuple[str, ...]
+    notices: tuple[str, ...]
+    messages: tuple[dict[str, str], ...]
+
+
+def prepare(question: str, snapshot: Mapping[str, Any] | None = None, search: SearchFn | None = None,
+            *, k: int = DEFAULT_K, notices: Sequence[str] = ()) -> ChatContext:
+    """Retrieve API symbols and build the prompt; never touches the model."""
+    if not isinstance(question, str) or not question.strip():
+        raise ValueError("question must be a non-empty string")
+    found = list(notices)
+    tables = tuple(t["variable"] for t in (snapshot or {}).get("tables", []))
+    symbols = _retrieve(question, search or _default_search, k, found)
+    messages = build_messages(question, snapshot, symbols, _ibis_version())
+    return ChatContext(question, snapshot, tuple(symbols), tables, tuple(found), tuple(messages))
+
+
+def reply(context: ChatContext, model_provider: ModelProvider | None = None,
+          on_token: Callable[[str], None] | None = None, cancel: Any = None) -> tuple[str, str | None]:
+    """(model text, model name). Raises ModelUnavailable, or Cancelled once ``cancel`` is set.
+
+    Tokens reach ``on_token`` as they are decoded; cancelling stops the decoding itself.
+    """
+    from ibert_jupyter.model.base import GenerationRequest
+    from ibert_jupyter.model.cancel import cancellable, stopping_on_cancel
+    from ibert_jupyter.model.errors import ModelUnavailable
+
+    try:
+        model = (model_provider or _default_model_provider)()
+    except ImportError as exc:
+        raise ModelUnavailable(f"the model runtime is not installed ({exc})") from exc
+    if cancel is not None:
+        cancel.raise_if_cancelled()
+    request = GenerationRequest(messages=list(context.messages), n=1, max_new_tokens=MAX_NEW_TOKENS, temperature=0.2)
+    relay = stopping_on_cancel(cancel, (lambda index, text: on_token(text)) if on_token else None)
+    with cancellable(cancel):
+        completion = model.generate(request, relay)[0]
+    if cancel is not None:
+        cancel.raise_if_cancelled()
+    return completion.text, getattr(model, "name", None)
+
+
+def unavailable(context: ChatContext, reason: str) -> ChatAnswer:
+    """The answer without a model: the retrieved symbols, and the reason said once."""
+    notices = list(context.notices)
+    text = f"The model is unavailable: {reason}"
+    if context.symbols:
+        notices.append("No generated answer; the retrieved Ibis API symbols may still help.")
+    return ChatAnswer(context.question, "model_unavailable", text, [Segment("text", text).to_dict()],
+                      list(context.symbols), list(context.tables), notices)
+
+
+def finish(context: ChatContext, text: str, model_name: str | None = None) -> ChatAnswer:
+    """Split the model's text into prose and code, verifying each Python block."""
+    notices = list(context.notices)
+    segments = _verify_code(split_segments(text), context.snapshot, notices)
+    return ChatAnswer(context.question, "answered", text, [s.to_dict() for s in segments],
+                      list(context.symbols), list(context.tables), notices, model_name)
+
+
 def answer(
     question: str,
     snapshot: Mapping[str, Any] | None = None,
@@ -117,31 +184,15 @@ def answer(
     search: SearchFn | None = None,
     *,
     k: int = DEFAULT_K,
+    on_token: Callable[[str], None] | None = None,
+    cancel: Any = None,
 ) -> ChatAnswer:
     """Answer an Ibis question using the kernel's tables and retrieved API symbols."""
-    from ibert_jupyter.model.base import GenerationRequest
     from ibert_jupyter.model.errors import ModelUnavailable
 
-    if not isinstance(question, str) or not question.strip():
-        raise ValueError("question must be a non-empty string")
-    notices: list[str] = []
-    tables = [t["variable"] for t in (snapshot or {}).get("tables", [])]
-    symbols = _retrieve(question, search or _default_search, k, notices)
-    messages = build_messages(question, snapshot, symbols, _ibis_version())
-
+    context = prepare(question, snapshot, search, k=k)
     try:
-        model = (model_provider or _default_model_provider)()
-        completion = model.generate(
-            GenerationRequest(messages=messages, n=1, max_new_tokens=MAX_NEW_TOKENS, temperature=0.2)
-        )[0]
-    except (ModelUnavailable, ImportError) as exc:
-        reason = str(exc) if isinstance(exc, ModelUnavailable) else f"the model runtime is not installed ({exc})"
-        text = f"The model is unavailable: {reason}"
-        if symbols:
-            notices.append("No generated answer; the retrieved Ibis API symbols may still help.")
-        return ChatAnswer(question, "model_unavailable", text, [Segment("text", text).to_dict()],
-                          symbols, tables, notices)
-
-    segments = _verify_code(split_segments(completion.text), snapshot, notices)
-    return ChatAnswer(question, "answered", completion.text, [s.to_dict() for s in segments],
-                      symbols, tables, notices, getattr(model, "name", None))
+        text, name = reply(context, model_provider, on_token, cancel)
+    except ModelUnavailable as exc:
+        return unavailable(context, str(exc))
+    return finish(context, text, name)

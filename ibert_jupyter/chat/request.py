@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import json
+import re
 from dataclasses import dataclass
 from typing import Any
+
+from ibert_jupyter.chat.snapshot import SnapshotBody, SnapshotBodyError, parse_snapshot_body
 
 MAX_QUESTION_CHARS = 4000
 
@@ -13,44 +15,22 @@ class ChatRequestError(ValueError):
     """The request body is not a valid chat request; the message names the problem."""
 
 
+REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+FIELDS = frozenset({"question", "snapshot", "stream", "id"})
+
+
 @dataclass(frozen=True)
 class ChatRequest:
     question: str
     snapshot: dict[str, Any] | None
+    stream: bool = False  # answer as NDJSON events (contract B) instead of one JSON object
+    id: str | None = None  # the client's id for this request (to cancel it); the server picks one if absent
+    notice: str | None = None  # said to the user when the snapshot was cut to fit
 
 
-def _check_snapshot(snapshot: Any) -> dict[str, Any] | None:
-    if snapshot is None:
-        return None
-    if not isinstance(snapshot, dict):
-        raise ChatRequestError(f"'snapshot' must be an object or null, got {type(snapshot).__name__}")
-    tables = snapshot.get("tables")
-    if not isinstance(tables, list):
-        raise ChatRequestError("'snapshot' must have a 'tables' list (from ibert_jupyter.context.schema_snapshot)")
-    for i, entry in enumerate(tables):
-        if not isinstance(entry, dict) or not isinstance(entry.get("variable"), str):
-            raise ChatRequestError(f"'snapshot.tables[{i}]' must be an object with a 'variable' name")
-        if not isinstance(entry.get("columns", []), list):
-            raise ChatRequestError(f"'snapshot.tables[{i}].columns' must be a list")
-    return snapshot
-
-
-def parse_chat_request(body: bytes | str) -> ChatRequest:
-    """Parse ``{"question": str, "snapshot": object|null}``; raise ChatRequestError otherwise."""
-    if isinstance(body, bytes):
-        try:
-            body = body.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ChatRequestError(f"request body is not UTF-8: {exc}") from exc
-    if not body.strip():
-        raise ChatRequestError('request body is empty; send JSON {"question": "...", "snapshot": null}')
-    try:
-        data = json.loads(body)
-    except json.JSONDecodeError as exc:
-        raise ChatRequestError(f"request body is not valid JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ChatRequestError(f"request body must be a JSON object, got {type(data).__name__}")
-    unknown = sorted(set(data) - {"question", "snapshot"})
+def chat_request_from_fields(data: dict[str, Any], body: SnapshotBody | None = None) -> ChatRequest:
+    """Check the fields of a parsed chat body (the snapshot was checked by parse_snapshot_body)."""
+    unknown = sorted(set(data) - FIELDS)
     if unknown:
         raise ChatRequestError(f"unknown field(s) in chat request: {', '.join(unknown)}")
     question = data.get("question")
@@ -61,4 +41,22 @@ def parse_chat_request(body: bytes | str) -> ChatRequest:
         raise ChatRequestError("'question' is empty")
     if len(question) > MAX_QUESTION_CHARS:
         raise ChatRequestError(f"'question' is {len(question)} characters; the limit is {MAX_QUESTION_CHARS}")
-    return ChatRequest(question=question, snapshot=_check_snapshot(data.get("snapshot")))
+    stream = data.get("stream", False)
+    if not isinstance(stream, bool):
+        raise ChatRequestError("'stream' must be true or false")
+    request_id = data.get("id")
+    if request_id is not None and not (isinstance(request_id, str) and REQUEST_ID.match(request_id)):
+        raise ChatRequestError("'id' must be 1-64 letters, digits, '-' or '_'")
+    snapshot = body.snapshot if body is not None else None
+    return ChatRequest(question, snapshot, stream, request_id, body.notice if body is not None else None)
+
+
+def parse_chat_request(body: bytes | str) -> ChatRequest:
+    """Parse ``{"question": str, "snapshot": object|null, "stream"?: bool, "id"?: str}``."""
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    try:
+        parsed = parse_snapshot_body(body, ("question",))
+    except SnapshotBodyError as exc:
+        raise ChatRequestError(str(exc)) from None
+    return chat_request_from_fields(parsed.fields, parsed)

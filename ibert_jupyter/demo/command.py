@@ -2,6 +2,10 @@
 
 ``--execute`` runs the notebook headlessly with papermill instead and exits non-zero if
 any cell fails (cells tagged ``raises-exception`` are expected to fail).
+
+The tour searches the installed Ibis's API, so the retrieval index is built first when it
+is missing or outdated (``ibert index``, with its progress on stderr; a minute or two once per
+Ibis version). ``--no-index`` skips that; the search cell then says how to build it.
 """
 
 from __future__ import annotations
@@ -23,6 +27,39 @@ def add_arguments(parser) -> None:
     parser.add_argument("--port", type=int, default=8888, help="JupyterLab port")
     parser.add_argument("--no-browser", action="store_true", help="don't open a browser")
     parser.add_argument("--timeout", type=int, default=600, help="per-cell timeout with --execute (s)")
+    parser.add_argument("--no-index", action="store_true", help="don't build the API search index")
+
+
+# `ibert index`, minus bitsandbytes's warning about an optional CPU kernel package ("kernels"),
+# which sentence-transformers' import triggers and which has nothing to do with the index
+INDEX_QUIETLY = ("import logging, sys; logging.getLogger('bitsandbytes').setLevel(logging.ERROR); "
+                 "from ibert_jupyter.cli import main; sys.exit(main(['index']))")
+
+
+def ensure_index() -> bool:
+    """Build the retrieval index when missing/outdated, showing progress; False (with why) if it fails."""
+    import subprocess
+
+    from ibert_jupyter.retrieval import paths
+    from ibert_jupyter.retrieval.build import outdated_reason, read_manifest
+
+    version = paths.ibis_version()
+    manifest = read_manifest(paths.index_dir(version))
+    try:
+        reason = outdated_reason(manifest) if manifest is not None else "not built yet"
+    except ValueError as exc:
+        reason = str(exc)
+    if reason is None:
+        print(f"[ibert demo] API search index for ibis {version}: ready", file=sys.stderr)
+        return True
+    print(f"[ibert demo] building the API search index for ibis {version} ({reason}); once per Ibis "
+          "version, about 1-2 minutes on 2 cores ...", file=sys.stderr)
+    done = subprocess.run([sys.executable, "-c", INDEX_QUIETLY], check=False)
+    if done.returncode != 0:
+        print("[ibert demo] the index could not be built; the tour's search cell will say so. "
+              "Run `ibert index` to retry.", file=sys.stderr)
+        return False
+    return True
 
 
 def prepare(folder: Path, scale: float) -> tuple[Path, Path]:
@@ -87,6 +124,8 @@ def run(args) -> int:
         return 2
     folder = Path(args.dir).resolve()
     _, notebook = prepare(folder, args.scale)
+    if not args.no_index:
+        ensure_index()
     if args.execute:
         return execute(notebook, args.timeout)
     argv = [

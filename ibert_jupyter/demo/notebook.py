@@ -118,7 +118,8 @@ late.agg(n=late.o_totlprice.mean())
         _code("%ibert_lint"),
         _md("""
 ## 6. `%ibert_search`: the installed Ibis's own API, ranked
-Run `ibert index` once to build the index (symbol chunks, BM25 + MiniLM vectors, symbol graph, Qdrant).
+`ibert demo` built the index before opening this notebook (once per Ibis version; `ibert index` rebuilds it):
+symbol chunks, BM25 + MiniLM vectors, a symbol graph, in Qdrant. Source links open inside JupyterLab.
 """),
         _code("%ibert_search rolling average over a window ordered by date"),
         _md("""

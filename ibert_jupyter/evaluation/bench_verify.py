@@ -1,9 +1,11 @@
 """``ibert bench verify``: verifier latency per TPC-H reference query vs Ibis alone.
 
 Both sides start from the same source text and the same bound DuckDB tables:
-* ibis alone: compile + exec the code with full Python, then ``ibis.to_sql``;
-* iBERT: ``verify()`` (parse, sandbox check, sandboxed build, type-check, to_sql), no preview.
-Runs are interleaved per query so machine noise hits both sides alike.
+* ibis alone: compile + exec the code with full Python in this process, then ``ibis.to_sql``;
+* iBERT: ``verify()`` — ships the code to an isolated verifier worker (warm pool) that runs
+  parse, sandbox check, build on unbound tables, type-check and to_sql — no preview.
+Runs are interleaved per query so machine noise hits both sides alike. The JSON's
+``isolation`` says what the worker ran under (namespaces, Landlock, seccomp, limits).
 """
 
 from __future__ import annotations
@@ -39,11 +41,14 @@ def run(args) -> int:
 
     from ibert_jupyter.data import tpc
     from ibert_jupyter.verify import verify
+    from ibert_jupyter.verify.pool import default_pool
 
     if args.repeat < 1:
         print("--repeat must be at least 1", file=sys.stderr)
         return 2
     con = tpc.connect("h", scale=args.scale)
+    pool = default_pool()
+    pool.warm()
     helpers = tpc.reference_helpers()
     queries = tpc.reference_queries("h")
     ours, theirs, verified, failures = [], [], 0, []
@@ -74,6 +79,9 @@ def run(args) -> int:
         "ibis_p95_ms": round(percentile(theirs, 95), 3),
         "ratio": round(median(ours) / median(theirs), 3),
         "repeat": args.repeat,
+        "pool_size": pool.size,
+        "worker_restarts": pool.restarts,
+        "isolation": pool.isolation.to_dict(),
     }
     for failure in failures:
         print(f"not verified: {failure}", file=sys.stderr)
@@ -81,5 +89,8 @@ def run(args) -> int:
         print(json.dumps(result))
     else:
         for key, value in result.items():
-            print(f"{key:>16}: {value}")
+            if key == "isolation":
+                print(f"{key:>16}: {pool.isolation.summary()}")
+            else:
+                print(f"{key:>16}: {value}")
     return 0 if verified == len(queries) else 1

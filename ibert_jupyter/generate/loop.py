@@ -87,7 +87,7 @@ def generate_verified(
     n: int = 4,
     rounds: int = 2,
     dialect: str | None = None,
-    docs_k: int = 4,
+    docs_k: int = 5,
     on_event: Callable[[Event], None] | None = None,
 ) -> GenerationResult:
     """Run the loop; ``tables`` are what candidates are verified against."""

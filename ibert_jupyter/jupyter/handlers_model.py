@@ -1,32 +1,40 @@
-"""Server routes that host Devstral: status, load, and streamed verified generation.
+"""Server routes that host Devstral: status, load, run-time config, and streamed verified generation.
 
-The model lives in the server process (loaded once, lazily or at start). All GPU work goes
+The model lives in the server process (loaded once, lazily or at start). All model work goes
 through one single-thread queue. /ibert/generate streams NDJSON progress events and ends
 with a ``result`` (or ``error``) event; candidates are verified against unbound tables
 rebuilt from the kernel's schema snapshot, and the kernel re-checks against live tables.
+POST /ibert/model/config changes the model, endpoint, quantization, N or rounds while the
+server runs: the loaded model is dropped (its memory freed) and the next use loads the new one.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-from concurrent.futures import ThreadPoolExecutor
+import dataclasses
 from typing import Any
 
-import tornado.iostream
 import tornado.web
-from jupyter_server.base.handlers import APIHandler
 from traitlets import Bool, Unicode
 from traitlets.config import Configurable
 
+from ibert_jupyter.jupyter.handlers_base import (
+    EXECUTE,
+    READ,
+    BadRequest,
+    IbertHandler,
+    OutOfMemory,
+    authorized,
+    is_out_of_memory,
+    parse_json_object,
+)
+from ibert_jupyter.jupyter.handlers_chat import RequestScoped
+from ibert_jupyter.jupyter.handlers_stream import EventStream
+from ibert_jupyter.jupyter.services import MAX_N, MAX_ROUNDS, GenerationDefaults
 from ibert_jupyter.model import runtime
-from ibert_jupyter.model.config import ModelSettings
-from ibert_jupyter.model.errors import ModelUnavailable
+from ibert_jupyter.model.config import QUANTIZATIONS, ModelSettings
 from ibert_jupyter.model.status import model_status
 
-SERVICE_KEY = "ibert_model_service"
-MAX_N = 16
-MAX_ROUNDS = 5
+MAX_NEW_TOKENS = 4096
 
 
 class IbertModel(Configurable):
@@ -48,155 +56,178 @@ class IbertModel(Configurable):
                           endpoint_model=self.endpoint_model, device=self.device)
 
 
-class ModelService:
-    """Owns the one GPU queue; handlers submit work here."""
-
-    def __init__(self, log):
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ibert-gpu")
-        self.pending = 0
-        self.log = log
-
-    async def run(self, fn, *args):
-        self.pending += 1
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
-        finally:
-            self.pending -= 1
-
-
-def _is_oom(exc: BaseException) -> bool:
-    return type(exc).__name__ == "OutOfMemoryError" or "out of memory" in str(exc).lower()
-
-
-def _free_gpu_memory() -> None:
+def load_model() -> Any:
+    """Load (or return) the configured model; an OOM becomes OutOfMemory with memory freed."""
     try:
-        import torch
-
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-    except ImportError:  # pragma: no cover - torch-less server with an endpoint backend
-        pass
-
-
-class _Base(APIHandler):
-    @property
-    def service(self) -> ModelService:
-        return self.settings[SERVICE_KEY]
-
-    def fail(self, status: int, error: str, message: str) -> None:
-        self.set_status(status)
-        self.finish(json.dumps({"error": error, "message": message}))
+        return runtime.get_default_model()
+    except Exception as exc:
+        if is_out_of_memory(exc):
+            runtime.free_accelerator_memory()
+            raise OutOfMemory("not enough GPU memory to load the model; try quantization \"nf4\"") from None
+        raise
 
 
-class ModelStatusHandler(_Base):
+class _ModelRoute(IbertHandler):
+    def status(self) -> dict[str, Any]:
+        defaults = self.services.defaults
+        return {**model_status(), "queued": self.services.gpu.pending, "n": defaults.n, "rounds": defaults.rounds}
+
+
+class ModelStatusHandler(_ModelRoute):
     @tornado.web.authenticated
+    @authorized(READ)
     def get(self) -> None:
-        self.finish(json.dumps({**model_status(), "queued": self.service.pending}))
+        self.finish_json(self.status())
 
 
-class ModelLoadHandler(_Base):
+class ModelLoadHandler(_ModelRoute):
     @tornado.web.authenticated
+    @authorized(EXECUTE)
     async def post(self) -> None:
-        try:
-            await self.service.run(runtime.get_default_model)
-        except ModelUnavailable as exc:
-            return self.fail(503, "model_unavailable", str(exc))
-        except Exception as exc:  # noqa: BLE001 - report, keep the server up
-            if _is_oom(exc):
-                _free_gpu_memory()
-                return self.fail(507, "out_of_memory", f"not enough GPU memory to load the model: {exc}")
-            return self.fail(500, "load_failed", f"{type(exc).__name__}: {exc}")
-        self.finish(json.dumps(model_status()))
+        await self.services.gpu.run(load_model)
+        self.finish_json(self.status())
 
 
-def parse_generate_body(raw: bytes) -> dict[str, Any]:
-    """Validated /ibert/generate request; ValueError names the bad field."""
+def _int_field(body: dict, name: str, default: int, upper: int) -> int:
+    value = body.get(name, default)
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= upper:
+        raise BadRequest(f"'{name}' must be an integer from 1 to {upper}, got {value!r}")
+    return value
+
+
+def settings_from_config(body: dict[str, Any], current: ModelSettings) -> ModelSettings:
+    """The settings a POST /ibert/model/config body asks for; BadRequest names a bad field."""
+    unknown = sorted(set(body) - {"model_path", "endpoint", "quantization", "n", "rounds"})
+    if unknown:
+        raise BadRequest(f"unknown field(s) in model config: {', '.join(unknown)}")
+    if "model_path" in body and "endpoint" in body:
+        raise BadRequest("give either 'model_path' (a local model) or 'endpoint' (a served one), not both")
+    changes: dict[str, Any] = {}
+    if "model_path" in body:
+        path = body["model_path"]
+        if not isinstance(path, str) or not path.strip():
+            raise BadRequest("'model_path' must be a non-empty string: a model directory or a hub id in the local cache")
+        changes.update(backend="local", model=path.strip(), endpoint=None, endpoint_model=None)
+    if "endpoint" in body:
+        endpoint = body["endpoint"]
+        url = endpoint.get("url") if isinstance(endpoint, dict) else None
+        name = endpoint.get("model") if isinstance(endpoint, dict) else None
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise BadRequest("'endpoint.url' must be an http(s) URL, e.g. http://gpu-box:8000/v1")
+        if not isinstance(name, str) or not name.strip():
+            raise BadRequest("'endpoint.model' must be the model name the endpoint serves")
+        changes.update(backend="openai", endpoint=url, endpoint_model=name.strip())
+    if "quantization" in body:
+        if body["quantization"] not in QUANTIZATIONS:
+            raise BadRequest(f"'quantization' must be one of {', '.join(QUANTIZATIONS)}, got {body['quantization']!r}")
+        changes["quantization"] = body["quantization"]
     try:
-        body = json.loads(raw or b"")
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"request body is not JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise ValueError("request body must be a JSON object")
-    prompt = body.get("prompt")
+        return dataclasses.replace(current, **changes)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+
+
+class ModelConfigHandler(_ModelRoute):
+    """POST {"model_path"?, "endpoint"?: {"url", "model"}, "quantization"?, "n"?, "rounds"?} -> status."""
+
+    @tornado.web.authenticated
+    @authorized(EXECUTE)
+    async def post(self) -> None:
+        body = parse_json_object(self.body())
+        try:
+            current = runtime.current_settings()
+        except ValueError:  # the environment's settings are broken: start from the defaults
+            current = ModelSettings()
+        settings = settings_from_config(body, current)
+        defaults = self.services.defaults
+        defaults = GenerationDefaults(_int_field(body, "n", defaults.n, MAX_N),
+                                      _int_field(body, "rounds", defaults.rounds, MAX_ROUNDS))
+        if settings != current:
+            # on the model queue: a running generation finishes with the old model first
+            await self.services.gpu.run(runtime.reconfigure, settings)
+        self.services.defaults = defaults
+        self.log.info("iBERT model config changed: backend=%s quantization=%s n=%d rounds=%d",
+                      settings.backend, settings.quantization, defaults.n, defaults.rounds)
+        self.finish_json(self.status())
+
+
+def generate_request(fields: dict[str, Any], defaults: GenerationDefaults) -> dict[str, Any]:
+    """Validated /ibert/generate fields (the snapshot is parsed separately)."""
+    prompt = fields.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
-        raise ValueError("'prompt' must be a non-empty string")
-    snapshot = body.get("snapshot", {"tables": []})
+        raise BadRequest("'prompt' must be a non-empty string")
+    dialect = fields.get("dialect")
+    if dialect is not None and not isinstance(dialect, str):
+        raise BadRequest("'dialect' must be a string")
+    return {"prompt": prompt, "dialect": dialect,
+            "n": _int_field(fields, "n", defaults.n, MAX_N),
+            "rounds": _int_field(fields, "rounds", defaults.rounds, MAX_ROUNDS),
+            "max_new_tokens": _int_field(fields, "max_new_tokens", 512, MAX_NEW_TOKENS)}
+
+
+def tables_for(snapshot: dict[str, Any]) -> dict[str, Any]:
     from ibert_jupyter.context import tables_from_snapshot
 
-    tables = tables_from_snapshot(snapshot)
-    parsed = {"prompt": prompt, "snapshot": snapshot, "tables": tables}
-    for name, default, upper in (("n", 4, MAX_N), ("rounds", 2, MAX_ROUNDS), ("max_new_tokens", 512, 4096)):
-        value = body.get(name, default)
-        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= upper:
-            raise ValueError(f"'{name}' must be an integer from 1 to {upper}, got {value!r}")
-        parsed[name] = value
-    dialect = body.get("dialect")
-    if dialect is not None and not isinstance(dialect, str):
-        raise ValueError("'dialect' must be a string")
-    parsed["dialect"] = dialect
-    return parsed
+    try:
+        return tables_from_snapshot(snapshot)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
 
 
-class GenerateHandler(_Base):
+class GenerateHandler(RequestScoped):
+    body_limit_kind = "snapshot"
+
     @tornado.web.authenticated
+    @authorized(EXECUTE)
     async def post(self) -> None:
+        parsed = await self.snapshot_body(("prompt",))
+        req = generate_request(parsed.fields, self.services.defaults)
+        snapshot = parsed.snapshot or {"tables": []}
+        tables = await self.run_cpu(tables_for, snapshot)
+        model = await self.services.gpu.run(load_model)
+        request_id, token = self.services.requests.open()
+        self._token = token
         try:
-            req = parse_generate_body(self.request.body)
-        except ValueError as exc:
-            return self.fail(400, "bad_request", str(exc))
-        try:
-            model = await self.service.run(runtime.get_default_model)
-        except ModelUnavailable as exc:
-            return self.fail(503, "model_unavailable", str(exc))
-        except Exception as exc:  # noqa: BLE001
-            if _is_oom(exc):
-                _free_gpu_memory()
-            return self.fail(500, "load_failed", f"{type(exc).__name__}: {exc}")
+            await self._stream(req, snapshot, tables, model, request_id, parsed.notice)
+        finally:
+            self.services.requests.close(request_id)
 
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue = asyncio.Queue()
-        done = object()
+    async def _stream(self, req, snapshot, tables, model, request_id, notice) -> None:
+        from ibert_jupyter.model.cancel import cancellable
+
+        token = self._token
+        self.set_header("Content-Type", "application/x-ndjson")
+        self.set_header("X-Accel-Buffering", "no")
+        stream = EventStream(self, token)
+        await stream.send({"event": "queued", "ahead": self.services.gpu.pending, "id": request_id})
+        if notice:
+            await stream.send({"event": "notice", "message": notice})
 
         def emit(event: dict) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, event)
+            if event.get("event") == "token":
+                token.raise_if_cancelled()  # raised inside the decode loop: decoding stops
+            stream.emit(event)
 
-        def work() -> None:
+        def work() -> dict:
             from ibert_jupyter.generate import ModelCandidateSource, generate_verified
 
-            try:
+            with cancellable(token):
                 source = ModelCandidateSource(model, max_new_tokens=req["max_new_tokens"])
-                result = generate_verified(req["prompt"], req["tables"], source, snapshot=req["snapshot"],
-                                           n=req["n"], rounds=req["rounds"], dialect=req["dialect"],
-                                           on_event=emit)
-                emit({"event": "result", "result": result.to_dict()})
-            except ModelUnavailable as exc:
-                emit({"event": "error", "error": "model_unavailable", "message": str(exc)})
-            except Exception as exc:  # noqa: BLE001 - the server must survive any request
-                if _is_oom(exc):
-                    _free_gpu_memory()
-                    emit({"event": "error", "error": "out_of_memory",
-                          "message": f"GPU out of memory generating {req['n']} candidates; retry with "
-                          "fewer candidates (--n) or a 4-bit model (IBERT_QUANTIZATION=nf4)"})
-                else:
-                    emit({"event": "error", "error": "generation_failed", "message": f"{type(exc).__name__}: {exc}"})
-            finally:
-                loop.call_soon_threadsafe(queue.put_nowait, done)
+                result = generate_verified(req["prompt"], tables, source, snapshot=snapshot, n=req["n"],
+                                           rounds=req["rounds"], dialect=req["dialect"], on_event=emit)
+            return result.to_dict()
 
-        self.set_header("Content-Type", "application/x-ndjson")
-        self.write(json.dumps({"event": "queued", "ahead": self.service.pending}) + "\n")
-        await self.flush()
-        task = asyncio.ensure_future(self.service.run(work))
-        while True:
-            event = await queue.get()
-            if event is done:
-                break
-            self.write(json.dumps(event, default=str) + "\n")
-            try:
-                await self.flush()
-            except tornado.iostream.StreamClosedError:
-                break
-        await task
-        self.finish()
+        result, error = await stream.run(lambda: self.services.gpu.run(work))
+        if error is not None:
+            if is_out_of_memory(error):
+                runtime.free_accelerator_memory()
+                error = OutOfMemory(f"GPU out of memory generating {req['n']} candidates; retry with fewer "
+                                    "candidates (n) or a 4-bit model (quantization \"nf4\")")
+            await stream.fail(error, key="event")
+        else:
+            await stream.send({"event": "result", "result": result})
+        if stream.open:
+            self.finish()
 
 
 def routes(base_url: str, server_app) -> list[tuple[str, type]]:
@@ -208,9 +239,9 @@ def routes(base_url: str, server_app) -> list[tuple[str, type]]:
     except ValueError as exc:  # bad setting: the status route reports it, the server stays up
         server_app.log.error("iBERT model settings are invalid: %s", exc)
         runtime.configure(None)
-    service = ModelService(server_app.log)
-    server_app.web_app.settings[SERVICE_KEY] = service
     if config.load_at_start:
+        from ibert_jupyter.jupyter.services import SERVICES_KEY
+
         def load() -> None:
             try:
                 runtime.get_default_model()
@@ -218,9 +249,10 @@ def routes(base_url: str, server_app) -> list[tuple[str, type]]:
             except Exception as exc:  # noqa: BLE001 - a missing model must not stop the server
                 server_app.log.warning("iBERT: model not loaded at start: %s", exc)
 
-        service.executor.submit(load)
+        server_app.web_app.settings[SERVICES_KEY].gpu.executor.submit(load)
     return [
         (ibert_url(base_url, "model"), ModelStatusHandler),
         (ibert_url(base_url, "model", "load"), ModelLoadHandler),
+        (ibert_url(base_url, "model", "config"), ModelConfigHandler),
         (ibert_url(base_url, "generate"), GenerateHandler),
     ]

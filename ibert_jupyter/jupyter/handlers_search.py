@@ -1,39 +1,34 @@
-"""GET /ibert/search?q=...&k=5: ranked Ibis symbols for the sidebar chat (authenticated)."""
+"""GET /ibert/search?q=...&k=5: ranked Ibis symbols for the sidebar chat (needs "read" on "ibert")."""
 
 from __future__ import annotations
 
-import json
-
-import tornado.ioloop
 import tornado.web
-from jupyter_server.base.handlers import APIHandler
 
-from ibert_jupyter.retrieval.errors import IndexUnavailable
+from ibert_jupyter.jupyter.handlers_base import READ, BadRequest, IbertHandler, authorized
 
 MAX_K = 50
+MAX_QUERY_CHARS = 2000
 
 
-class SearchHandler(APIHandler):
+class SearchHandler(IbertHandler):
     @tornado.web.authenticated
+    @authorized(READ)
     async def get(self) -> None:
         query = (self.get_argument("q", "") or "").strip()
         if not query:
-            raise tornado.web.HTTPError(400, reason="missing query parameter q")
+            raise BadRequest("missing query parameter q")
+        if len(query) > MAX_QUERY_CHARS:
+            raise BadRequest(f"q is {len(query)} characters; the limit is {MAX_QUERY_CHARS}")
         try:
             k = int(self.get_argument("k", "5"))
         except ValueError:
-            raise tornado.web.HTTPError(400, reason="k must be an integer") from None
+            raise BadRequest("k must be an integer") from None
         if not 1 <= k <= MAX_K:
-            raise tornado.web.HTTPError(400, reason=f"k must be between 1 and {MAX_K}")
+            raise BadRequest(f"k must be between 1 and {MAX_K}")
         from ibert_jupyter import retrieval
 
-        try:
-            hits = await tornado.ioloop.IOLoop.current().run_in_executor(None, retrieval.search, query, k)
-        except IndexUnavailable as exc:
-            self.set_status(503)
-            self.finish(json.dumps({"error": str(exc), "hint": "run `ibert index`"}))
-            return
-        self.finish(json.dumps({"query": query, "hits": [h.to_dict() for h in hits]}))
+        hits = await self.run_cpu(retrieval.search, query, k)  # IndexUnavailable -> 503 "run `ibert index`"
+        self.finish_json({"query": query, "hits": [h.to_dict() for h in hits]})
 
 
 def routes(base_url: str, server_app) -> list[tuple[str, type]]:

@@ -1,13 +1,14 @@
 """``%ibert_fix`` and ``%ibert_lint``: thin notebook adapters over ``ibert_jupyter.repair``.
 
 An IPython custom exception handler records every failing cell (exception + exact cell
-source); ``%ibert_fix`` repairs the last one (or cell N) against the live tables and shows a
-panel: explanation, diff, SQL, and an Apply button that puts the fixed code in a cell.
+source); ``%ibert_fix`` repairs the last one (or cell N) against the live tables, in the
+names this notebook really binds (``provided=ibis_names(user_ns)``), and shows a panel: how
+sure it is (verified / runs — check), the diff, preview rows for a guess, what was tried and
+why it failed, a next step when nothing worked, and an Apply button.
 """
 
 from __future__ import annotations
 
-import datetime
 import html
 import inspect
 import sys
@@ -18,8 +19,9 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 
 from ibert_jupyter.context import find_tables
 from ibert_jupyter.context.last_error import LastError, capture, capture_last
+from ibert_jupyter.context.namespace import ibis_names
 
-_PLAIN = (str, int, float, bool, tuple, list, dict, set, frozenset, type(None), datetime.date, datetime.datetime)
+_SCALARS = (str, int, float, bool, type(None))
 
 
 def _cell_names(code: str) -> set[str]:
@@ -31,10 +33,20 @@ def _cell_names(code: str) -> set[str]:
         return set()
 
 
+def _plain(value: Any) -> bool:
+    if isinstance(value, _SCALARS):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    return False
+
+
 def helpers_for(code: str, namespace: dict[str, Any]) -> dict[str, Any]:
-    """Non-table values the cell reads from the notebook: constants, expressions, functions."""
+    """Non-table values the cell reads from the notebook that can reach the isolated verifier:
+    plain data (constants, lists, dicts) and functions (sent by module and name)."""
     import ibis.expr.types as ir
-    from ibis.common.deferred import Deferred
 
     helpers = {}
     for name in _cell_names(code):
@@ -43,7 +55,7 @@ def helpers_for(code: str, namespace: dict[str, Any]) -> dict[str, Any]:
         value = namespace[name]
         if isinstance(value, ir.Table):
             continue
-        if isinstance(value, _PLAIN + (ir.Expr, Deferred)) or inspect.isfunction(value):
+        if _plain(value) or inspect.isfunction(value):
             helpers[name] = value
     return helpers
 
@@ -114,22 +126,41 @@ class FixMagics(Magics):
         namespace = self.shell.user_ns
         tables = find_tables(namespace)
         helpers = helpers_for(code, namespace)
+        provided = ibis_names(namespace)  # `_` counts only if it is Ibis's, not IPython's last output
         live = (error.error_type, error.message, error.line) if error else None
-        result = repair(code, tables, helpers=helpers, error=live)
-        if not result.verified and result.status != "already-ok" and not args.no_model:
-            from ibert_jupyter.repair.llm import default_model, model_repair
-
-            model, reason = default_model()
-            if model is None:
-                result.notes.append(f"{reason}; showing the deterministic analysis only.")
-            else:
-                result = model_repair(result, tables, model, helpers=helpers,
-                                      traceback_text=error.traceback_text if error else None)
+        try:
+            result = repair(code, tables, helpers=helpers, error=live, provided=provided)
+        except ValueError as exc:
+            print(f"iBERT: cannot repair this cell: {exc}", file=sys.stderr)
+            return None
+        next_step = None
+        if not result.runs and result.status != "already-ok":
+            next_step = self._next_step(result, tables, helpers, provided, error, use_model=not args.no_model)
         self.last_result = result
         if args.apply and result.verified:
             self.shell.set_next_input(result.fixed_code, replace=False)
-        self.last_panel = self._show(result)
+        self.last_panel = self._show(result, next_step)
         return None
+
+    def _next_step(self, result, tables, helpers, provided, error, *, use_model: bool):
+        """When no rule worked: the model (if configured and allowed), else the closest API docs."""
+        from ibert_jupyter.repair.llm import api_docs, default_model, model_repair
+
+        if use_model:
+            model, reason = default_model()
+            if model is not None:
+                model_repair(result, tables, model, helpers=helpers, provided=provided,
+                             traceback_text=error.traceback_text if error else None)
+                if result.runs:
+                    return None
+            else:
+                result.notes.append(f"Next step: {reason}.")
+        else:
+            result.notes.append("Next step: run %ibert_fix without --no-model to ask the model (when one is configured).")
+        diag = result.diagnosis
+        query = f"{diag.headline()} {diag.name or ''} {diag.message}" if diag else result.original
+        docs, why = api_docs(query, k=3)
+        return {"docs": docs, "docs_unavailable": why}
 
     @magic_arguments()
     @argument("cell", nargs="?", type=int, default=None, help="history number of one cell (default: every cell of the session)")
@@ -160,60 +191,138 @@ class FixMagics(Magics):
         return None
 
     # -- display --------------------------------------------------------------------------
-    def _show(self, result):
-        text = _plain_report(result)
+    def _show(self, result, next_step=None):
+        text = _plain_report(result, next_step)
         try:
             import ipywidgets  # noqa: F401  (the panel needs it; without it, plain text)
-            from IPython.display import display
         except ImportError:
             print(text)
             return None
-        panel = build_panel(result, self.shell)
+        panel = build_panel(result, self.shell, next_step)
         if getattr(self.shell, "kernel", None) is None:
             print(text)  # terminal / plain shell: widgets cannot render
         else:
-            display(panel)
+            from ibert_jupyter.jupyter.widget_display import WidgetDisplay
+
+            # saved notebooks and viewers show the plain report, not the widget's repr
+            WidgetDisplay(panel, text, f"<pre>{html.escape(text)}</pre>")
         return panel
 
 
-def _plain_report(result) -> str:
+def _badge(result) -> str:
+    if result.verified:
+        return "verified fix"
+    if result.runs:
+        return "runs — check that this is what you meant"
+    if result.status == "already-ok":
+        return "cell verifies as is"
+    return "no fix found"
+
+
+def checked_against(result) -> list[str]:
+    """The verifier's table labels, only for the tables this cell uses."""
+    if result.report is None:
+        return list(result.tables_used)
+    used = set(result.tables_used)
+    return [label for label in result.report.verified_against if label.split(" (", 1)[0] in used] or list(result.tables_used)
+
+
+def tried_lines(result) -> list[str]:
+    """One line per failed attempt: which rule, and why it did not work."""
+    from ibert_jupyter.repair.repairer import clip
+
+    lines = []
+    for attempt in result.failed_attempts():
+        line = f"{attempt.candidate.rule}: {clip(attempt.summary, 160)}"
+        if line not in lines:
+            lines.append(line)
+    return lines
+
+
+def _preview_frame(result):
+    preview = result.report.preview if result.report is not None else None
+    if preview is None:
+        return None
+    if hasattr(preview, "to_pandas"):
+        preview = preview.to_pandas()
+    return preview
+
+
+def _plain_report(result, next_step=None) -> str:
     lines = [f"iBERT fix — {_badge(result)}", result.explanation()]
+    if result.runs or result.status == "already-ok":
+        lines.append("Checked against: " + (", ".join(checked_against(result)) or "no tables"))
     if result.fixed_code:
         lines += ["", result.diff()]
+    frame = _preview_frame(result)
+    if result.runs and not result.verified and frame is not None:
+        lines += ["Preview of the result:", frame.head(10).to_string()]
     if result.sql:
         lines += ["SQL:", result.sql]
+    tried = tried_lines(result)
+    if tried:
+        lines += ["Tried:"] + [f"  - {t}" for t in tried]
+    if next_step and next_step.get("docs"):
+        lines += ["Closest Ibis API docs:"] + [f"  - {d.splitlines()[0][:160]}" for d in next_step["docs"]]
+    elif next_step and next_step.get("docs_unavailable"):
+        lines.append(next_step["docs_unavailable"])
     return "\n".join(lines)
 
 
-def _badge(result) -> str:
-    if result.verified and result.status in ("fixed", "model-fixed"):
-        return "verified fix"
-    if result.status == "already-ok":
-        return "cell verifies as is"
-    return "no verified fix"
+def _apply_button(result, shell):
+    """The Apply button: puts the fix in a new cell directly below the cell showing the panel.
 
-
-def build_panel(result, shell):
-    """ipywidgets panel: explanation, diff, SQL, and an Apply button for verified fixes."""
+    The labextension inserts it at once (``actions.insert_below``); it is never run for the user.
+    """
     import ipywidgets as widgets
 
-    colour = "#1a7f37" if result.verified and result.fixed_code else "#9a6700"
+    from ibert_jupyter.jupyter.actions import current_cell_id, insert_below
+
+    verified = result.verified
+    button = widgets.Button(
+        description="Apply" if verified else "Apply (check it)",
+        button_style="success" if verified else "warning",
+        tooltip="Put the fixed code in a new cell" + ("" if verified else "; it runs, but check that it computes what you meant"),
+    )
+    status = widgets.HTML("")
+    cell_id = current_cell_id(shell)  # the cell showing this panel; the fix goes right below it
+
+    def apply(_button):
+        insert_below(result.fixed_code, cell_id, shell=shell,
+                     on_done=lambda ok, message: setattr(status, "value", html.escape(message)))
+
+    button.on_click(apply)
+    return widgets.HBox([button, status])
+
+
+def build_panel(result, shell, next_step=None):
+    """ipywidgets panel: verdict, diff, preview (for guesses), SQL, what was tried, next step, Apply."""
+    import ipywidgets as widgets
+
+    colour = {"verified fix": "#1a7f37", "cell verifies as is": "#1a7f37"}.get(_badge(result), "#9a6700")
     parts = [
         widgets.HTML(f"<b style='color:{colour}'>iBERT — {html.escape(_badge(result))}</b>"
                      f"<p>{html.escape(result.explanation())}</p>"),
     ]
+    if result.runs or result.status == "already-ok":
+        against = ", ".join(checked_against(result)) or "no tables"
+        parts.append(widgets.HTML(f"<p>Checked against: {html.escape(against)}</p>"))
     if result.fixed_code:
         parts.append(widgets.HTML(f"<pre>{html.escape(result.diff())}</pre>"))
+    frame = _preview_frame(result)
+    if result.runs and not result.verified and frame is not None:
+        parts.append(widgets.HTML("<p>Preview of the result (check it):</p>" + frame.head(10).to_html(index=False, escape=True)))
     if result.sql:
         parts.append(widgets.HTML(f"<details><summary>SQL</summary><pre>{html.escape(result.sql)}</pre></details>"))
-    if result.verified and result.fixed_code:
-        button = widgets.Button(description="Apply", button_style="success", tooltip="Put the verified fix in a new cell")
-        status = widgets.HTML("")
-
-        def apply(_button):
-            shell.set_next_input(result.fixed_code, replace=False)
-            status.value = "Fixed code placed in the next cell."
-
-        button.on_click(apply)
-        parts.append(widgets.HBox([button, status]))
+    tried = tried_lines(result)
+    if tried:
+        items = "".join(f"<li>{html.escape(t)}</li>" for t in tried)
+        parts.append(widgets.HTML(f"<details><summary>Tried ({len(tried)}) and why each failed</summary><ul>{items}</ul></details>"))
+    if next_step and next_step.get("docs"):
+        items = "".join(f"<li><pre>{html.escape(d[:600])}</pre></li>" for d in next_step["docs"])
+        parts.append(widgets.HTML(f"<details open><summary>Closest Ibis API docs</summary><ul>{items}</ul></details>"))
+    elif next_step and next_step.get("docs_unavailable"):
+        parts.append(widgets.HTML(f"<p>{html.escape(next_step['docs_unavailable'])}</p>"))
+    if result.runs and result.fixed_code:
+        parts.append(_apply_button(result, shell))
     return widgets.VBox(parts)

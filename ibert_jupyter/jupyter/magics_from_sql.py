@@ -26,10 +26,11 @@ class FromSqlResult:
     ok: bool
 
     def __repr__(self) -> str:
-        return f"{self.verdict}\n\n{self.code}" if self.code else self.verdict
+        mark = "✓" if self.ok else "✗"
+        return f"{mark} {self.verdict}\n\n{self.code}" if self.code else f"{mark} {self.verdict}"
 
     def _repr_html_(self) -> str:
-        mark = "✅" if self.ok else "⚠️"
+        mark = "✓" if self.ok else "✗"
         body = f"<pre>{html.escape(self.code)}</pre>" if self.code else ""
         return f"<div><b>{mark} {html.escape(self.verdict)}</b>{body}</div>"
 

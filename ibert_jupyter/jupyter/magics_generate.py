@@ -31,6 +31,7 @@ class IbertOutcome:
     via: str  # "server <url>" or "in-process <model name>"
     candidates: list[dict[str, Any]] = field(default_factory=list)
     chosen: VerificationReport | None = None  # live re-check (with preview) of the best candidate
+    tables: tuple[str, ...] = ()  # the kernel's tables it was checked against
 
     @property
     def verified(self) -> bool:
@@ -62,6 +63,18 @@ def find_server() -> tuple[str, str] | None:
     return None
 
 
+def _server_error(detail: dict) -> Exception:
+    """The server's error (``{"error": {"type", "message"}}``) as ModelUnavailable or RuntimeError."""
+    error = detail.get("error")
+    if isinstance(error, dict):
+        kind, message = error.get("type", ""), error.get("message", "")
+    else:  # older servers: {"error": "model_unavailable", "message": ...}
+        kind, message = str(error or ""), detail.get("message", "")
+    if kind in ("ModelUnavailable", "model_unavailable"):
+        return ModelUnavailable(message)
+    return RuntimeError(f"iBERT server: {message or kind or 'unknown error'}")
+
+
 def generate_via_server(server: tuple[str, str], body: dict, on_event: Callable[[dict], None]) -> dict:
     import httpx
 
@@ -72,10 +85,8 @@ def generate_via_server(server: tuple[str, str], body: dict, on_event: Callable[
             try:
                 detail = json.loads(resp.read())
             except ValueError:
-                detail = {"error": "http_error", "message": resp.text[:500]}
-            if detail.get("error") == "model_unavailable":
-                raise ModelUnavailable(detail["message"])
-            raise RuntimeError(f"iBERT server: {detail.get('message', resp.status_code)}")
+                detail = {"error": {"type": "http_error", "message": resp.text[:500]}}
+            raise _server_error(detail)
         for line in resp.iter_lines():
             if not line.strip():
                 continue
@@ -83,9 +94,7 @@ def generate_via_server(server: tuple[str, str], body: dict, on_event: Callable[
             if event["event"] == "result":
                 return event["result"]
             if event["event"] == "error":
-                if event.get("error") == "model_unavailable":
-                    raise ModelUnavailable(event["message"])
-                raise RuntimeError(f"iBERT server: {event['message']}")
+                raise _server_error(event)
             on_event(event)
     raise RuntimeError("iBERT server closed the stream without a result")
 
@@ -105,17 +114,65 @@ def live_check(result: dict, tables, dialect: str | None) -> tuple[int | None, V
     return None, last
 
 
+def unbang(text: str) -> str:
+    """Ibis writes non-nullable types as ``!int64``; people read ``int64 (not null)``."""
+    import re
+
+    return re.sub(r"!([a-z][\w]*(?:\([^)]*\))?)", r"\1 (not null)", text)
+
+
+def outcome_text(outcome: IbertOutcome, code: str | None) -> str:
+    """Plain-text form of the panel (saved notebooks, terminals)."""
+    lines = [outcome_header(outcome, html_=False)]
+    if code:
+        lines += ["", code]
+    if outcome.chosen is not None and outcome.chosen.ok and outcome.chosen.sql:
+        lines += ["", f"SQL ({outcome.chosen.dialect}):", outcome.chosen.sql]
+    return "\n".join(lines)
+
+
+def outcome_header(outcome: IbertOutcome, html_: bool = True) -> str:
+    esc = html.escape if html_ else (lambda s: s)
+    n = len(outcome.candidates)
+    if outcome.verified:
+        against = ", ".join(outcome.chosen.verified_against) or "no tables"
+        text = f"✓ Verified against {against}"
+        return f"<b>{esc(text)}</b> <small>({esc(outcome.via)})</small>" if html_ else f"{text} ({outcome.via})"
+    why = unbang(outcome.chosen.summary()) if outcome.chosen else "no candidate compiled"
+    against = ", ".join(outcome.tables) or "no tables"
+    text = (f"✗ iBERT: nothing verified ({n} candidates checked against {against}): {why}. "
+            "The code below did NOT pass the verifier.")
+    return f"<b>{esc(text)}</b>" if html_ else text
+
+
 class _Panel:
     """ipywidgets view: status, chosen code + SQL + preview, browsable candidates, Accept."""
 
     def __init__(self, shell):
         import ipywidgets as w
 
+        from ibert_jupyter.jupyter.actions import current_cell_id
+
         self.shell = shell
         self.w = w
+        self.cell_id = current_cell_id(shell)  # Accept puts the code right below this cell
         self.progress = w.HTML("iBERT: starting…")
         self.box = w.VBox([self.progress])
         self.tokens = 0
+        self.display = None
+
+    def show_live(self) -> None:
+        """In a kernel: the live panel (with its text fallback). A plain shell gets text at the end."""
+        from ibert_jupyter.jupyter.widget_display import WidgetDisplay
+
+        if getattr(self.shell, "kernel", None) is not None:
+            self.display = WidgetDisplay(self.box, "iBERT: generating…", "<div>iBERT: generating…</div>")
+
+    def finish_text(self, text: str, html_text: str) -> None:
+        if self.display is not None:
+            self.display.update(text, html_text)
+        else:
+            print(text)
 
     def on_event(self, event: dict) -> None:
         kind = event.get("event")
@@ -127,32 +184,45 @@ class _Panel:
         elif kind == "round":
             self.progress.value = f"iBERT: round {event['round']}, {event['n']} candidates"
         elif kind == "candidate":
-            mark = "✓" if event["ok"] else "✗"
-            self.progress.value = f"iBERT: candidate {event['candidate'] + 1} {mark} {html.escape(event['summary'])}"
+            mark = "✓ compiles" if event["ok"] else "✗ fails"
+            self.progress.value = f"iBERT: candidate {event['candidate'] + 1} {mark}: {html.escape(unbang(event['summary']))}"
+
+    def unavailable(self, message: str) -> None:
+        """Say it once, with the reason first and the how-to folded."""
+        first, _, rest = message.strip().partition("\n")
+        details = f"<details><summary>How to enable the model</summary><pre>{html.escape(rest.strip())}</pre></details>" if rest.strip() else ""
+        self.progress.value = f"<b>✗ Model unavailable</b>: {html.escape(first)}{details}"
+        self.finish_text(f"✗ iBERT: model unavailable: {message.strip()}", f"<div>{self.progress.value}</div>")
 
     def show(self, outcome: IbertOutcome, chosen_index: int | None) -> None:
         w = self.w
         cands = outcome.candidates
-        if outcome.verified:
-            header = (f"<b>✓ Verified</b> {html.escape(outcome.chosen.summary())} "
-                      f"<small>({html.escape(outcome.via)})</small>")
-        else:
-            why = html.escape(outcome.chosen.summary()) if outcome.chosen else "no candidate compiled"
-            header = (f"<b>✗ Nothing verified</b> after {len(cands)} candidates: {why}. "
-                      "The code below did NOT pass the verifier.")
-        self.progress.value = header
-        options = [(f"#{i + 1} round {c['round']} {'✓' if c['report']['ok'] else '✗'}", i) for i, c in enumerate(cands)]
+        self.progress.value = outcome_header(outcome)
+        options = [(f"#{i + 1} round {c['round']} {'✓ compiles' if c['report']['ok'] else '✗ fails'}", i) for i, c in enumerate(cands)]
         self.picker = w.Dropdown(options=options, value=chosen_index if chosen_index is not None else 0,
                                  description="candidate")
         self.code = w.HTML()
         self.detail = w.HTML()
         self.preview = w.Output()
-        self.accept = w.Button(description="Accept", button_style="success", disabled=not outcome.verified)
+        self.status = w.HTML()
+        self.accept = w.Button(description="Accept", button_style="success", disabled=not outcome.verified,
+                               tooltip="Put this code in a new cell below")
         self._outcome = outcome
         self.picker.observe(lambda change: self._render(change["new"]), names="value")
-        self.accept.on_click(lambda _: self.shell.set_next_input(cands[self.picker.value]["code"], replace=False))
+        self.accept.on_click(lambda _: self._accept())
         self._render(self.picker.value)
-        self.box.children = [self.progress, self.picker, self.code, self.detail, self.preview, self.accept]
+        self.box.children = [self.progress, self.picker, self.code, self.detail, self.preview,
+                             w.HBox([self.accept, self.status])]
+        code = cands[self.picker.value]["code"] if cands else None
+        body = f"<pre>{html.escape(code)}</pre>" if code else ""
+        self.finish_text(outcome_text(outcome, code), f"<div>{outcome_header(outcome)}{body}{self.detail.value}</div>")
+
+    def _accept(self) -> None:
+        from ibert_jupyter.jupyter.actions import insert_below
+
+        code = self._outcome.candidates[self.picker.value]["code"]
+        insert_below(code, self.cell_id, shell=self.shell,
+                     on_done=lambda ok, message: setattr(self.status, "value", html.escape(message)))
 
     def _render(self, index: int) -> None:
         cand = self._outcome.candidates[index]
@@ -161,7 +231,8 @@ class _Panel:
         if report["ok"] and report.get("sql"):
             self.detail.value = f"<details><summary>SQL ({report['dialect']})</summary><pre>{html.escape(report['sql'])}</pre></details>"
         else:
-            self.detail.value = f"<pre>{html.escape(report.get('error_type') or '')}: {html.escape(report.get('message') or '')}</pre>"
+            error = unbang(f"{report.get('error_type') or ''}: {report.get('message') or ''}")
+            self.detail.value = f"<pre>✗ {html.escape(error)}</pre>"
         self.preview.clear_output()
         chosen = self._outcome.chosen
         if chosen is not None and chosen.ok and chosen.code == cand["code"] and chosen.preview is not None:
@@ -182,7 +253,6 @@ class GenerateMagics(Magics):
     @cell_magic("ibert")
     def ibert(self, line: str, cell: str):
         """%%ibert [--n N] [--rounds R] [--dialect D] prompt — verified Ibis code from Devstral."""
-        from IPython.display import display
 
         args = parse_argstring(self.ibert, line)
         prompt = " ".join(args.prompt + [cell.strip()]).strip()
@@ -196,7 +266,7 @@ class GenerateMagics(Magics):
         tables = find_tables(namespace)
         snapshot = schema_snapshot(namespace)
         panel = _Panel(self.shell)
-        display(panel.box)
+        panel.show_live()
         server = None if args.local else find_server()
         try:
             if server is not None:
@@ -215,21 +285,18 @@ class GenerateMagics(Magics):
                                            on_event=panel.on_event).to_dict()
                 via = f"in-process {model.name}"
         except ModelUnavailable as exc:
-            panel.progress.value = "<b>iBERT: model unavailable</b>"
-            print(f"iBERT: model unavailable.\n{exc}")
+            panel.unavailable(str(exc))
             return None
         except Exception as exc:  # noqa: BLE001 - show the problem, keep the kernel healthy
-            panel.progress.value = f"<b>iBERT failed:</b> {html.escape(str(exc))}"
-            print(f"iBERT failed: {type(exc).__name__}: {exc}")
+            panel.progress.value = f"<b>✗ iBERT failed:</b> {html.escape(str(exc))}"
+            panel.finish_text(f"✗ iBERT failed: {type(exc).__name__}: {exc}", f"<div>{panel.progress.value}</div>")
             return None
         index, chosen = live_check(result, tables, args.dialect)
-        outcome = IbertOutcome(prompt, via, result["candidates"], chosen)
+        outcome = IbertOutcome(prompt, via, result["candidates"], chosen, tuple(tables))
         namespace["_ibert"] = outcome
         if not outcome.candidates:
-            panel.progress.value = "<b>✗ Nothing verified</b>: the model returned no candidates"
+            panel.progress.value = "<b>✗ iBERT: nothing verified</b>: the model returned no candidates"
+            panel.finish_text("✗ iBERT: nothing verified: the model returned no candidates", f"<div>{panel.progress.value}</div>")
         else:
             panel.show(outcome, index)
-        if not outcome.verified:
-            print(f"iBERT: nothing verified ({len(outcome.candidates)} candidates checked against "
-                  f"{', '.join(tables) or 'no tables'}).")
         return None

@@ -12,6 +12,16 @@ from ibert_jupyter.retrieval.errors import IndexUnavailable
 from ibert_jupyter.retrieval.hits_text import hits_text
 
 
+def source_link(path: str, line: int, label: str) -> str:
+    """A link iBERT's JupyterLab extension opens in a read-only editor at ``line``.
+
+    Browsers refuse file:// links from a page, so the path travels as data attributes; the
+    visible text keeps the file and line readable anywhere else (saved notebooks, nbconvert).
+    """
+    return (f'<a class="ibert-source-link" role="link" tabindex="0" data-ibert-path="{html.escape(path)}" '
+            f'data-ibert-line="{int(line)}" title="Open {html.escape(path)} in JupyterLab">{html.escape(label)}</a>')
+
+
 @dataclass
 class SearchView:
     """Display object: a table of hits in HTML frontends, plain lines elsewhere."""
@@ -32,7 +42,7 @@ class SearchView:
             f"<tr><td>{i}</td><td><code>{html.escape(h.public_name)}</code></td>"
             f"<td><code>{html.escape(h.signature[:160])}</code></td><td>{html.escape(h.summary)}"
             + (f"<br><small>matched {html.escape(h.matched)}</small>" if h.matched else "") + "</td>"
-            f"<td><a href=\"{html.escape(h.url)}\" title=\"{html.escape(h.path)}\">{html.escape(h.file)}:{h.line}</a></td></tr>"
+            f"<td>{source_link(h.path, h.line, f'{h.file}:{h.line}')}</td></tr>"
             for i, h in enumerate(self.hits, 1)
         )
         return ("<table><thead><tr><th>#</th><th>symbol</th><th>signature</th><th>what it does</th>"

@@ -32,7 +32,7 @@ class SqlView:
         parts = [f"<div><b>SQL ({html.escape(self.dialect)})</b>{highlight_html(self.sql)}</div>"]
         if self.portability is not None:
             rows = "".join(
-                f"<tr><td>{html.escape(r.dialect)}</td><td>{'✅' if r.ok else '❌'}</td>"
+                f"<tr><td>{html.escape(r.dialect)}</td><td>{'✓ compiles' if r.ok else '✗ does not compile'}</td>"
                 f"<td>{html.escape(', '.join(r.blockers) or (r.error or '') if not r.ok else '')}</td></tr>"
                 for r in self.portability
             )

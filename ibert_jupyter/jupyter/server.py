@@ -1,7 +1,9 @@
-"""Jupyter server extension: mounts iBERT's authenticated REST routes under /ibert/.
+"""Jupyter server extension: mounts iBERT's REST routes under /ibert/.
 
-Route modules each expose ``routes(base_url) -> list[(pattern, handler)]``; the model and
-chat handlers add themselves to ROUTE_MODULES.
+Route modules each expose ``routes(base_url, server_app) -> list[(pattern, handler)]``.
+Every handler derives from ``handlers_base.IbertHandler`` (Jupyter authorization on the
+"ibert" resource, body limits, one error shape); the executors, limits and live requests
+they share are one ``IbertServices`` in the tornado settings (``c.IbertServer.*`` configures it).
 """
 
 from __future__ import annotations
@@ -15,11 +17,18 @@ ROUTE_MODULES: tuple[str, ...] = (
     "ibert_jupyter.jupyter.handlers_model",
     "ibert_jupyter.jupyter.handlers_search",
     "ibert_jupyter.jupyter.handlers_chat",
+    "ibert_jupyter.jupyter.handlers_complete",
 )
 
 
 def _load_jupyter_server_extension(server_app) -> None:
+    from ibert_jupyter.jupyter.services import SERVICES_KEY, IbertServer, IbertServices
+
     web_app = server_app.web_app
+    previous = web_app.settings.get(SERVICES_KEY)
+    if previous is not None:  # loaded again in the same process (tests): free the old executors
+        previous.shutdown()
+    web_app.settings[SERVICES_KEY] = IbertServices(IbertServer(parent=server_app))
     base_url = web_app.settings["base_url"]
     handlers = []
     for module in ROUTE_MODULES:

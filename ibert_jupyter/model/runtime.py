@@ -27,6 +27,24 @@ def configure(settings: ModelSettings | None) -> None:
         _settings, _model = settings, None
 
 
+def reconfigure(settings: ModelSettings) -> None:
+    """Apply new settings while the server runs: the loaded model (if any) is dropped and its
+    accelerator memory returned, so the next use loads what ``settings`` describe."""
+    configure(settings)
+    free_accelerator_memory()
+
+
+def free_accelerator_memory() -> None:
+    """Give cached GPU memory back after a dropped model or an out-of-memory failure."""
+    import gc
+    import sys
+
+    gc.collect()
+    torch = sys.modules.get("torch")  # never import torch just to free nothing
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
 def current_settings() -> ModelSettings:
     return _settings or ModelSettings.from_env()
 

@@ -69,3 +69,14 @@ def hinted_name(message: str) -> str | None:
 def nearest_method(cls: type, name: str, n: int = 3, cutoff: float = 0.6) -> list[str]:
     """Public methods of ``cls`` whose names are closest to ``name``."""
     return difflib.get_close_matches(name, public_names(cls), n=n, cutoff=cutoff)
+
+
+# Methods removed from Ibis whose deprecation note is gone with them: name -> replacement.
+# (The installed ibis still documents newer deprecations; these predate it.)
+REMOVED_METHODS: dict[str, str] = {
+    "relabel": "rename",  # 7.x; the mapping runs the other way: rename({new: old})
+    "groupby": "group_by",  # 5.x
+    "sort_by": "order_by",  # 5.x
+    "fillna": "fill_null",  # 9.x
+    "dropna": "drop_null",  # 9.x
+}

@@ -43,6 +43,7 @@ PANDAS_KEYWORDS = frozenset({"ascending", "by", "columns", "inplace", "axis", "l
 
 _NO_ATTRIBUTE = re.compile(r"'?(\w+)'? object has no attribute '(\w+)'")
 _NOT_FOUND_COLUMN = re.compile(r"Column '([^']+)' is not found")
+_SANDBOX_ATTRIBUTE = re.compile(r"'\.(\w+)' is not allowed")
 _NAME_NOT_DEFINED = re.compile(r"name '(\w+)' is not defined")
 _UNEXPECTED_KEYWORD = re.compile(r"unexpected keyword argument '(\w+)'")
 _BACKEND_ERRORS = re.compile(
@@ -106,6 +107,9 @@ def classify(error_type: str, message: str, line: int | None = None) -> Diagnosi
     if error_type in {"SyntaxError", "IndentationError", "TabError"}:
         return Diagnosis(SYNTAX_ERROR, **base)
     if error_type in {"SandboxError"}:
+        refused = _SANDBOX_ATTRIBUTE.search(message)
+        if refused and refused.group(1) in PANDAS_ATTRIBUTES:  # e.g. .drop_duplicates: pandas, not Ibis
+            return Diagnosis(PANDAS_IDIOM, name=refused.group(1), receiver="Table", **base)
         return Diagnosis(SANDBOX, **base)
     if error_type in {"NameError", "UnboundLocalError"}:
         match = _NAME_NOT_DEFINED.search(message)

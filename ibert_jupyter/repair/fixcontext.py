@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 import functools
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import AbstractSet, Any, Mapping
 
 import ibis.expr.types as ir
 
@@ -23,10 +23,15 @@ PROBE_NAME = "ibert_probe_result"
 class FixContext:
     tables: Mapping[str, ir.Table]
     helpers: Mapping[str, Any] = field(default_factory=dict)
+    provided: AbstractSet[str] | None = None  # Ibis names the user's namespace binds (None: all)
     _cache: dict = field(default_factory=dict, repr=False)
 
     def known_names(self) -> set[str]:
         return set(self.tables) | set(self.helpers)
+
+    def binds(self, name: str) -> bool:
+        """Whether the user's namespace binds ``name`` (``ibis``, ``_``) for a fix to use."""
+        return self.provided is None or name in self.provided
 
     def all_columns(self) -> dict[str, str]:
         """column name -> type over every table in scope (first table wins on clashes)."""

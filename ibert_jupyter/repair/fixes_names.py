@@ -9,19 +9,44 @@ from __future__ import annotations
 
 import ast
 import difflib
+import functools
 from typing import Iterator
 
 import ibis
 import ibis.expr.types as ir
 
-from ibert_jupyter.repair.api_changes import deprecated_methods, nearest_method
+from ibert_jupyter.repair.api_changes import REMOVED_METHODS, deprecated_methods, nearest_method
 from ibert_jupyter.repair.candidate import Candidate
-from ibert_jupyter.repair.diagnosis import Diagnosis
+from ibert_jupyter.repair.diagnosis import PANDAS_ATTRIBUTES, Diagnosis
 from ibert_jupyter.repair.fixcontext import FixContext, same_family
 from ibert_jupyter.repair.source import Source, assigned_names
 
 MAX_NAME_CANDIDATES = 3
-CLOSE_NAME = 0.8
+CLOSE_NAME = 0.8  # close enough to propose
+
+
+def typo_distance(a: str, b: str) -> int:
+    """Edits (insert, delete, substitute, swap adjacent) between two names, case-insensitive."""
+    a, b = a.lower(), b.lower()
+    d = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]
+    for i in range(len(a) + 1):
+        d[i][0] = i
+    for j in range(len(b) + 1):
+        d[0][j] = j
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[len(a)][len(b)]
+
+
+def is_typo(wrong: str, name: str) -> bool:
+    """A rename that fixes a slip of the keyboard (verified), not a different name (a guess):
+    one edit, or two in a long name. ``ordres`` → ``orders`` is; ``city_x`` → ``city`` is not."""
+    distance = typo_distance(wrong, name)
+    return distance <= 1 or (distance == 2 and min(len(wrong), len(name)) >= 8)
 
 
 def _suffix(name: str) -> str:
@@ -123,6 +148,7 @@ def fix_unknown_column(src: Source, diag: Diagnosis, ctx: FixContext) -> Iterato
                     "rebind-relation",
                     f"{wrong!r} is a column of {holder!r}, the relation derived earlier, not of "
                     f"{attribute_sites[0].value.id!r}; the reference now points at {holder!r}.",
+                    preserves_meaning=False,
                 ))
     # The relation the failing access was made on decides the pool of real columns.
     schema = None
@@ -140,8 +166,22 @@ def fix_unknown_column(src: Source, diag: Diagnosis, ctx: FixContext) -> Iterato
             if schema is not None:
                 break
     if schema is None:
+        schema = _string_site_schema(src, ctx, stmt, sites)
+    in_other_table = any(wrong in t.schema() for t in ctx.tables.values())
+    if schema is not None:
+        suffixed = _pandas_suffix(wrong, schema)
+        if suffixed:
+            yield Candidate(
+                src.apply(_rename_sites(src, sites, suffixed)), "join-suffix",
+                f"pandas names a clashing column {wrong!r} (_x left, _y right); Ibis keeps the left one's name "
+                f"and calls the right one's {{name}}_right, so it is {suffixed!r} here.",
+            )
+            return
+    ranked = rank_columns(wrong, schema if schema is not None else ctx.all_columns(), want_type, partner)
+    if schema is None:
         schema = ctx.all_columns()
-    ranked = rank_columns(wrong, schema, want_type, partner)
+    if in_other_table:  # only look-alikes that are really typos; the join rule handles the rest
+        ranked = [name for name in ranked if _similarity(wrong, name) >= CLOSE_NAME]
     # A near-identical column name on the same relation beats rebinding to another relation.
     if not ranked or _similarity(wrong, ranked[0]) < CLOSE_NAME:
         yield from rebinds
@@ -154,13 +194,72 @@ def fix_unknown_column(src: Source, diag: Diagnosis, ctx: FixContext) -> Iterato
             else:
                 edits.append(src.replace(site, repr(name)))
         typed = f" of type {schema[name]}" if name in schema else ""
+        close = is_typo(wrong, name)
         yield Candidate(
             src.apply(edits),
             "nearest-column",
             f"There is no column {wrong!r} on that relation; the closest existing column by "
-            f"name{' and type' if want_type else ''} is {name!r}{typed}.",
+            f"name{' and type' if want_type else ''} is {name!r}{typed}."
+            + ("" if close else " The names differ a lot, so this is a guess."),
+            preserves_meaning=close,
         )
     yield from rebinds
+
+
+def _rename_sites(src: Source, sites: list[ast.AST], name: str):
+    return [
+        src.replace(site, f"{src.text(site.value)}.{name}") if isinstance(site, ast.Attribute) else src.replace(site, repr(name))
+        for site in sites
+    ]
+
+
+def _pandas_suffix(wrong: str, schema: dict[str, str]) -> str | None:
+    """``city_x`` → ``city``, ``city_y`` → ``city_right`` when the relation has those columns."""
+    for suffix, ibis_name in (("_x", "{}"), ("_y", "{}_right")):
+        if wrong.endswith(suffix):
+            base = wrong[: -len(suffix)]
+            target = ibis_name.format(base)
+            if target in schema and (suffix == "_y" or f"{base}_right" in schema):
+                return target
+    return None
+
+
+@functools.cache
+def _pandas_names() -> frozenset[str]:
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover
+        return frozenset(PANDAS_ATTRIBUTES)
+    return frozenset(PANDAS_ATTRIBUTES) | {n for n in dir(pd.Series) + dir(pd.DataFrame) if not n.startswith("_")}
+
+
+def _is_pandas_name(name: str | None) -> bool:
+    return bool(name) and name in _pandas_names()
+
+
+def _string_site_schema(src: Source, ctx: FixContext, stmt, sites) -> dict[str, str] | None:
+    """Schema of the relation a string or deferred column name is looked up in: the receiver of
+    the call holding it (``r.order_by(ibis.desc("totl"))`` and ``r.filter(_.x_y)`` look in
+    ``r``, not in the base tables)."""
+    scope = list(src.nodes_on(stmt.lineno if stmt is not None else None))
+    for site in sites:
+        deferred = isinstance(site, ast.Attribute) and isinstance(site.value, ast.Name) and site.value.id == "_"
+        if not (isinstance(site, ast.Constant) or deferred):
+            continue
+        best = None
+        for node in scope:
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                if any(site is n for arg in [*node.args, *(k.value for k in node.keywords)] for n in ast.walk(arg)):
+                    if isinstance(node.func.value, ast.Name) and node.func.value.id == "ibis":
+                        continue
+                    size = src.span(node)[1] - src.span(node)[0]
+                    if best is None or size < best[0]:
+                        best = (size, node)
+        if best is not None:
+            schema = _receiver_schema(src, ctx, stmt, best[1].func.value)
+            if schema is not None:
+                return schema
+    return None
 
 
 def _rename_attribute(src: Source, old: str, new: str, line: int | None) -> str:
@@ -192,18 +291,25 @@ def fix_renamed_api(src: Source, diag: Diagnosis, ctx: FixContext) -> Iterator[C
     deprecated = deprecated_methods().get(diag.name)
     if deprecated and deprecated.replacement:
         suggestions.append((deprecated.replacement, f"Ibis says: {deprecated.note}"))
+    removed = REMOVED_METHODS.get(diag.name)
+    if removed:
+        suggestions.append((removed, f"{diag.name} was removed from Ibis in favour of {removed}"))
     for name in nearest_method(_receiver_class(diag), diag.name):
         suggestions.append((name, f"it is the closest method of {diag.receiver} in Ibis {ibis.__version__}"))
+    authoritative = {n for n, _ in suggestions[: int(bool(diag.hint)) + int(bool(deprecated and deprecated.replacement)) + int(bool(removed))]}
     for name, why in suggestions:
         if name in seen or name == diag.name:
             continue
         seen.add(name)
+        # a real pandas name (unique, isna...) is not a typo of a similar Ibis one (nunique)
+        safe = name in authoritative or (is_typo(diag.name, name) and not _is_pandas_name(diag.name))
         renamed = _rename_attribute(src, diag.name, name, diag.line)
-        explanation = f"{diag.receiver or 'The expression'} has no {diag.name!r}; use {name!r} ({why})."
-        yield Candidate(renamed, "renamed-api", explanation)
+        explanation = f"{diag.receiver or 'The expression'} has no method {diag.name!r}; use {name!r} ({why})."
+        yield Candidate(renamed, "renamed-api", explanation, preserves_meaning=safe)
         flipped = _flip_mapping_arguments(renamed, name, diag.line)
         if flipped:
-            yield Candidate(flipped, "renamed-api", explanation + " Its mapping argument runs the other way ({new: old}).")
+            yield Candidate(flipped, "renamed-api", explanation + " Its mapping argument runs the other way ({new: old}).",
+                            preserves_meaning=safe)
 
 
 def _flip_mapping_arguments(code: str, method: str, line: int | None) -> str | None:
@@ -236,7 +342,8 @@ def fix_name_error(src: Source, diag: Diagnosis, ctx: FixContext) -> Iterator[Ca
         options.insert(0, (f"ibis.{wrong}", f"Ibis provides {wrong!r} as ibis.{wrong}"))
     for replacement, why in options:
         code = src.apply(src.replace(site, replacement) for site in sites)
-        yield Candidate(code, "nearest-name", f"{wrong!r} is not defined; use {replacement!r} ({why}).")
+        safe = replacement == f"ibis.{wrong}" or is_typo(wrong, replacement)
+        yield Candidate(code, "nearest-name", f"{wrong!r} is not defined; use {replacement!r} ({why}).", preserves_meaning=safe)
 
 
 def fix_unknown_method(src: Source, diag: Diagnosis, ctx: FixContext) -> Iterator[Candidate]:

@@ -282,10 +282,13 @@ def fix_pandas_idiom(src: Source, diag: Diagnosis, ctx: FixContext) -> Iterator[
             for edit in rewrite(src, node, _call_of(src, node))
         ]
         if edits:
-            yield Candidate(src.apply(edits), f"pandas-{diag.name}", _EXPLANATIONS.get(diag.name, _DEFAULT).format(name=diag.name))
+            yield Candidate(src.apply(edits), f"pandas-{diag.name}", _EXPLANATIONS.get(diag.name, _DEFAULT).format(name=diag.name),
+                            preserves_meaning=diag.name not in _GUESSES)
             return
 
 
+# Rewrites that only approximate the pandas meaning: rows have no positions in SQL.
+_GUESSES = frozenset({"iloc", "reset_index"})
 _DEFAULT = "{name!r} is pandas API; Ibis expressions spell it differently, so it was rewritten to the Ibis equivalent."
 _EXPLANATIONS = {
     "groupby": "Ibis groups with group_by(...) followed by agg(...); groupby is the pandas spelling.",

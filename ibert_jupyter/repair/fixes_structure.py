@@ -66,7 +66,8 @@ def fix_relation_integrity(src: Source, diag: Diagnosis, ctx: FixContext) -> Ite
                 yield Candidate(
                     src.apply(edits),
                     f"rebind-{style}",
-                    f"{' and '.join(repr(g) for g in group)} is not the relation being queried "
+                    preserves_meaning=False,
+                    explanation=f"{' and '.join(repr(g) for g in group)} is not the relation being queried "
                     "(Ibis: 'belong to another relation'); the reference now points at the derived "
                     f"relation {'through the deferred _' if style == 'deferred' else 'by name'}.",
                 )
@@ -142,7 +143,8 @@ def fix_type_mismatch(src: Source, diag: Diagnosis, ctx: FixContext) -> Iterator
                         "A literal of the wrong type was compared with or added to a column; it now has the column's type.")
     for edit, name, wrong in column_fixes:
         yield Candidate(src.apply([edit]), "matching-type-column",
-                        f"{wrong!r} has a different type from the value it is compared with; {name!r} has the matching type and a similar name.")
+                        f"{wrong!r} has a different type from the value it is compared with; {name!r} has the matching type and a similar name.",
+                        preserves_meaning=False)
     if cast_edits:
         yield Candidate(src.apply(cast_edits[:1]), "cast",
                         "The two sides have different types; the right side is cast to the left side's type.")
@@ -178,9 +180,13 @@ def _literals_named_in_message(src: Source, diag: Diagnosis) -> list:
     return edits
 
 
+# pandas keywords that carry meaning: dropping one silently changes the result (ascending=False).
+_MEANINGFUL_PANDAS_KEYWORDS = frozenset({"ascending", "by", "on", "left_on", "right_on", "columns", "how"})
+
+
 def fix_signature(src: Source, diag: Diagnosis, ctx: FixContext) -> Iterator[Candidate]:
     """Drop a keyword argument the Ibis method does not accept."""
-    if not diag.name:
+    if not diag.name or diag.name in _MEANINGFUL_PANDAS_KEYWORDS:
         return
     edits = []
     for node in src.nodes_on(diag.line):
@@ -191,7 +197,8 @@ def fix_signature(src: Source, diag: Diagnosis, ctx: FixContext) -> Iterator[Can
                 edits.append(src.replace(node, f"{src.text(node.func)}({', '.join(args)})"))
     if edits:
         yield Candidate(src.apply(edits), "drop-keyword",
-                        f"The method does not accept {diag.name!r}; the argument was removed.")
+                        f"The method does not accept {diag.name!r}; the argument was removed, which may change what it computes.",
+                        preserves_meaning=False)
 
 
 _CLOSERS = {"(": ")", "[": "]", "{": "}"}
@@ -228,7 +235,8 @@ def fix_syntax(code: str, diag: Diagnosis) -> Iterator[Candidate]:
         opened_at = stack[0][1]
         for offset in sorted((o for o in closers_after if o > opened_at), reverse=True):
             yield Candidate(code[:offset] + closing + code[offset:], "close-brackets",
-                            f"A {stack[0][0]!r} was left open; it is closed after the expression it wraps.")
+                            f"A {stack[0][0]!r} was left open; it is closed after the expression it wraps.",
+                            preserves_meaning=False)
 
 
 def fix_backend_error(src: Source, diag: Diagnosis, ctx: FixContext) -> Iterator[Candidate]:
@@ -241,5 +249,6 @@ def fix_backend_error(src: Source, diag: Diagnosis, ctx: FixContext) -> Iterator
         ]
         if edits:
             yield Candidate(src.apply(edits), "try-cast",
-                            "Some values cannot be converted by the backend; try_cast returns NULL for them instead of failing.")
+                            "Some values cannot be converted by the backend; try_cast returns NULL for them instead of failing.",
+                            preserves_meaning=False)
     yield from fix_type_mismatch(src, diag, ctx)

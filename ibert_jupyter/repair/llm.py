@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Mapping
+from typing import AbstractSet, Any, Mapping
 
 import ibis
 import ibis.expr.types as ir
@@ -17,7 +17,7 @@ from ibert_jupyter.model.base import ChatModel, GenerationRequest, Message
 from ibert_jupyter.repair.candidate import Candidate
 from ibert_jupyter.repair.diagnosis import Diagnosis
 from ibert_jupyter.repair.repairer import Attempt, RepairResult
-from ibert_jupyter.verify import verify
+from ibert_jupyter.repair.namespace_check import verify_in_namespace
 
 SYSTEM_PROMPT = (
     "You fix Python code that uses the Ibis dataframe library (ibis {version}). "
@@ -106,8 +106,11 @@ def model_repair(
     helpers: Mapping[str, Any] | None = None,
     traceback_text: str | None = None,
     n: int = 3,
+    provided: AbstractSet[str] | None = None,
 ) -> RepairResult:
-    """Ask ``model`` for fixes of an unfixed ``result``; verify each; update ``result``."""
+    """Ask ``model`` for fixes of an unfixed ``result``; verify each; update ``result``.
+
+    A model's fix that runs is still a guess: its status is "model-fixed", never verified."""
     docs, note = api_docs(f"{result.diagnosis.headline() if result.diagnosis else ''} {result.diagnosis.message if result.diagnosis else ''}")
     if note:
         result.notes.append(note + ".")
@@ -118,7 +121,7 @@ def model_repair(
         if code is None:
             continue
         candidate = Candidate(code, f"model:{getattr(model, 'name', 'model')}", "The model proposed this fix: " + completion.text.split("```")[-1].strip())
-        report = verify(code, tables, helpers=helpers or {}, preview=True)
+        report = verify_in_namespace(code, tables, provided=provided, helpers=helpers or {}, preview=True)
         result.attempts.append(Attempt(candidate, report.ok, report.summary()))
         if report.ok:
             result.status = "model-fixed"
@@ -126,5 +129,5 @@ def model_repair(
             result.steps = [candidate]
             result.report = report
             return result
-    result.notes.append(f"The model's {len(completions)} proposal(s) did not verify.")
+    result.notes.append(f"The model's proposals ({len(completions)}) did not run.")
     return result

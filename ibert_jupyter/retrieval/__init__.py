@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ibert_jupyter.retrieval.errors import IndexUnavailable
 
-__all__ = ["IndexUnavailable", "search"]
+__all__ = ["IndexUnavailable", "search", "search_for_task"]
 
 
 def search(query: str, k: int = 5) -> list:
@@ -17,3 +17,10 @@ def search(query: str, k: int = 5) -> list:
     from ibert_jupyter.retrieval.retriever import search as _search
 
     return _search(query, k)
+
+
+def search_for_task(request: str, k: int = 5) -> list:
+    """Top-k symbols for a task-style request (several operations in one sentence); see ``task_query``."""
+    from ibert_jupyter.retrieval.task_query import search_for_task as _search_for_task
+
+    return _search_for_task(request, k)

@@ -1,5 +1,7 @@
-"""Sandboxed verification of candidate Ibis code against real tables."""
+"""Verification of candidate Ibis code in isolated worker processes, with safe previews."""
 
+from ibert_jupyter.verify.pool import WorkerPool, default_pool
+from ibert_jupyter.verify.preview_guard import PreviewRefused
 from ibert_jupyter.verify.report import STAGES, VerificationReport
 from ibert_jupyter.verify.sandbox import SandboxError, SandboxViolation, find_violations
 from ibert_jupyter.verify.verifier import (
@@ -11,10 +13,13 @@ from ibert_jupyter.verify.verifier import (
 __all__ = [
     "STAGES",
     "CandidateTimeout",
+    "PreviewRefused",
     "SandboxError",
     "SandboxViolation",
     "VerificationReport",
     "VerifierInputError",
+    "WorkerPool",
+    "default_pool",
     "find_violations",
     "verify",
 ]

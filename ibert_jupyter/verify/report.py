@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 STAGES = ("parse", "sandbox", "build", "typecheck", "sql", "preview")
 
@@ -30,7 +30,26 @@ class VerificationReport:
     preview: Any = None
     verified_against: list[str] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
-    expression: Any = field(default=None, repr=False, compare=False)
+    table_references: list[str] = field(default_factory=list)
+    isolation: dict[str, Any] | None = None
+    expression_factory: Callable[[], Any] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def expression(self) -> Any:
+        """The verified result as an Ibis expression on the user's backend, or None.
+
+        Built on first use from the checked SQL (the candidate's own objects stay in the
+        verifier worker); None when the tables are unbound or the SQL is not previewable.
+        """
+        if "_expression" not in self.__dict__:
+            value = None
+            if self.expression_factory is not None:
+                try:
+                    value = self.expression_factory()
+                except Exception:  # noqa: BLE001 - refused or unbound: no expression
+                    value = None
+            object.__setattr__(self, "_expression", value)
+        return self.__dict__["_expression"]
 
     @property
     def total_ms(self) -> float:
@@ -45,7 +64,7 @@ class VerificationReport:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data.pop("expression", None)
+        data.pop("expression_factory", None)
         preview = self.preview
         if preview is not None and hasattr(preview, "to_pylist"):
             data["preview"] = preview.to_pylist()

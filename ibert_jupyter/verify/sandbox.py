@@ -61,6 +61,8 @@ FORBIDDEN_ATTRIBUTES = frozenset(
 )
 
 FORBIDDEN_ATTRIBUTE_PREFIXES = ("read_", "drop_", "create_")
+# expression methods that share a forbidden prefix but only build an expression
+EXPRESSION_METHODS_WITH_FORBIDDEN_PREFIX = frozenset({"drop_null"})
 
 
 def _backend_names() -> frozenset[str]:
@@ -97,6 +99,9 @@ _FORBIDDEN_NODES: dict[type, str] = {
     ast.While: "'while' loops (unbounded loops are not allowed; use Ibis operations)",
     ast.Try: "'try' blocks (errors must reach the verifier)",
     ast.Delete: "'del' statements",
+    # class patterns read attributes by name (``case X(get_backend=gb)``), unseen by the
+    # Attribute check; Ibis code never needs pattern matching
+    ast.Match: "'match' statements",
 }
 if hasattr(ast, "TryStar"):
     _FORBIDDEN_NODES[ast.TryStar] = "'try' blocks (errors must reach the verifier)"
@@ -176,10 +181,15 @@ class _Checker(ast.NodeVisitor):
 
     @staticmethod
     def _attribute_forbidden(attr: str) -> bool:
+        if attr in EXPRESSION_METHODS_WITH_FORBIDDEN_PREFIX:
+            return False
         return attr in FORBIDDEN_ATTRIBUTES or attr.startswith(FORBIDDEN_ATTRIBUTE_PREFIXES)
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
         attr = node.attr
+        if not isinstance(node.ctx, ast.Load):
+            # expression code never assigns attributes; doing so patches Ibis itself
+            self._flag(node, f"assigning or deleting attribute '.{attr}' is not allowed")
         if _is_dunder(attr):
             self._flag(node, f"dunder attribute '.{attr}' is not allowed")
         elif attr.startswith("_") and attr != "_":

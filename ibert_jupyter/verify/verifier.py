@@ -1,138 +1,284 @@
-"""Run candidate Ibis code through parse → sandbox → build → type-check → SQL → preview.
+"""Verify candidate Ibis code: parse → sandbox → build → type-check → SQL → preview.
 
 The verifier is the product's promise: nothing is shown as working unless it compiled
-against the user's own tables. Each stage is timed; the first failure stops the run and is
+against the user's own tables. Candidate code never runs in this process: ``verify()``
+describes the tables (names, columns, types) and ships the code to an isolated worker
+(``pool.py``/``worker.py``), which builds it on *unbound* tables and returns SQL, schema and
+table references. A preview then runs that SQL on the user's live backend only if
+``preview_guard`` accepts it. Each stage is timed; the first failure stops the run and is
 reported with its line and column in the candidate.
 """
 
 from __future__ import annotations
 
-import ast
-import contextlib
-import signal
+import hashlib
+import json
 import threading
 import time
-import traceback
-from typing import Any, Mapping
+from typing import Any, Collection, Mapping
 
 import ibis
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 
 from ibert_jupyter.context.tables import table_backend
+from ibert_jupyter.verify.candidate import CANDIDATE_FILENAME, bind_result, candidate_position
+from ibert_jupyter.verify.pool import WorkerError, WorkerPool, WorkerUnavailable, default_pool
+from ibert_jupyter.verify.preview_guard import (
+    KnownTable,
+    PreviewRefused,
+    cap_amplifiers,
+    check_preview_sql,
+    duckdb_builtins,
+    run_duckdb_preview,
+    to_frame,
+)
 from ibert_jupyter.verify.report import VerificationReport
-from ibert_jupyter.verify.sandbox import ModuleProxy, SandboxError, check_tree, safe_builtins
 
-CANDIDATE_FILENAME = "<ibert-candidate>"
+__all__ = [
+    "CANDIDATE_FILENAME", "CandidateTimeout", "VerifierInputError", "bind_result",
+    "candidate_position", "verify",
+]
+
 DEFAULT_BUILD_TIMEOUT_S = 5.0
 DEFAULT_PREVIEW_TIMEOUT_S = 20.0
+DEFAULT_PREVIEW_BYTES = 16 * 2**20
+PLACEHOLDER_PREFIX = "ibert_input_"
+_JSON_SCALARS = (str, int, float, bool, type(None))
 
 
 class CandidateTimeout(Exception):
-    """The candidate ran longer than its time limit."""
+    """The candidate (or its preview) ran longer than its time limit."""
 
 
 class VerifierInputError(ValueError):
     """The verifier was called with something that is not code or not tables."""
 
 
-@contextlib.contextmanager
-def _deadline(seconds: float | None):
-    """Interrupt the main thread after ``seconds`` (no-op off the main thread)."""
-    if not seconds or threading.current_thread() is not threading.main_thread():
-        yield
-        return
+# ---------------------------------------------------------------- describing the tables
 
-    def _raise(signum, frame):
-        raise CandidateTimeout(f"candidate ran longer than {seconds:g} s")
+def _table_spec(variable: str, table: ir.Table) -> dict[str, Any]:
+    """How the worker rebuilds ``table`` unbound: the real name for database tables, else a
+    placeholder that a preview replaces with the user's own (trusted) expression."""
+    op = table.op()
+    entry: dict[str, Any] = {"variable": variable}
+    if isinstance(op, (ops.DatabaseTable, ops.UnboundTable)) and not isinstance(op, ops.InMemoryTable):
+        entry["name"] = op.name
+        namespace = getattr(op, "namespace", None)
+        entry["database"] = getattr(namespace, "database", None)
+        entry["catalog"] = getattr(namespace, "catalog", None)
+    else:
+        entry["name"] = f"{PLACEHOLDER_PREFIX}{variable}"
+    entry["columns"] = [[name, str(dtype)] for name, dtype in table.schema().items()]
+    return entry
 
-    previous = signal.signal(signal.SIGALRM, _raise)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+
+_SPEC_CACHE: dict[int, tuple[ir.Table, dict]] = {}
+_SPEC_LOCK = threading.Lock()
+
+
+def _cached_spec(variable: str, table: ir.Table) -> dict:
+    key = id(table)
+    with _SPEC_LOCK:
+        hit = _SPEC_CACHE.get(key)
+        if hit is not None and hit[0] is table and hit[1]["variable"] == variable:
+            return hit[1]
+    spec = _table_spec(variable, table)
+    with _SPEC_LOCK:
+        if len(_SPEC_CACHE) > 4096:
+            _SPEC_CACHE.clear()
+        _SPEC_CACHE[key] = (table, spec)  # keeps the table alive, so its id is not reused
+    return spec
+
+
+_SNAPSHOT_MEMO: dict[tuple, tuple[list, list[dict], str]] = {}
+
+
+def describe_tables(tables: Mapping[str, ir.Table]) -> tuple[list[dict], str]:
+    """The schema snapshot the worker sees, and its hash (the worker caches by hash)."""
+    identity = tuple((variable, id(table)) for variable, table in tables.items())
+    with _SPEC_LOCK:
+        hit = _SNAPSHOT_MEMO.get(identity)
+    if hit is not None and all(a is b for a, b in zip(hit[0], tables.values())):
+        return hit[1], hit[2]
+    snapshot = [_cached_spec(variable, table) for variable, table in tables.items()]
+    key = hashlib.sha256(json.dumps(snapshot, sort_keys=True).encode()).hexdigest()
+    with _SPEC_LOCK:
+        if len(_SNAPSHOT_MEMO) > 1024:
+            _SNAPSHOT_MEMO.clear()
+        _SNAPSHOT_MEMO[identity] = (list(tables.values()), snapshot, key)  # keeps ids valid
+    return snapshot, key
+
+
+# ---------------------------------------------------------------- trusted helpers
+
+_HELPER_CACHE: dict[int, tuple[Any, dict]] = {}
+
+
+def _helper_spec(name: str, value: Any) -> dict:
+    """Helpers cross into the worker as plain data or an importable reference."""
+    if isinstance(value, _JSON_SCALARS) or _is_plain_data(value):
+        return {"value": value}
+    hit = _HELPER_CACHE.get(id(value))
+    if hit is not None and hit[0] is value:
+        return hit[1]
+    module, qualname = getattr(value, "__module__", None), getattr(value, "__qualname__", None)
+    code = getattr(value, "__code__", None)
+    if module and qualname and code is not None and _resolves_to(module, qualname, code):
+        spec = {"ref": f"{module}:{qualname}"}
+        _HELPER_CACHE[id(value)] = (value, spec)
+        return spec
+    raise VerifierInputError(
+        f"helper {name!r} cannot be sent to the isolated verifier: helpers must be plain data "
+        "or functions importable by module and name (or returned by a no-argument factory)"
+    )
+
+
+def _is_plain_data(value: Any) -> bool:
+    if isinstance(value, _JSON_SCALARS):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_is_plain_data(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_plain_data(v) for k, v in value.items())
+    return False
+
+
+def _resolves_to(module_name: str, qualname: str, code) -> bool:
+    import importlib
+
     try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        value = importlib.import_module(module_name)
+        outer, _, inner = qualname.partition(".<locals>.")
+        for attr in outer.split("."):
+            value = getattr(value, attr)
+        if inner:
+            if "." in inner or value.__code__.co_argcount:
+                return False
+            value = value()[inner]
+        return getattr(value, "__code__", None) is code
+    except Exception:  # noqa: BLE001 - not importable: refuse with a clear error
+        return False
 
 
-def bind_result(tree: ast.Module) -> tuple[ast.Module, str]:
-    """Bind a cell's final expression (or last assignment) to a name; returns (tree, name).
-
-    The convention every iBERT surface shares: a cell's result is its last expression.
-    """
-    if not tree.body:
-        raise SyntaxError("candidate is empty")
-    last = tree.body[-1]
-    if isinstance(last, ast.Expr):
-        assign = ast.Assign(targets=[ast.Name("__ibert_result__", ast.Store())], value=last.value)
-        tree.body[-1] = ast.copy_location(assign, last)
-        ast.fix_missing_locations(tree)
-        return tree, "__ibert_result__"
-    if isinstance(last, (ast.Assign, ast.AnnAssign)):
-        target = last.targets[-1] if isinstance(last, ast.Assign) else last.target
-        if isinstance(target, ast.Name):
-            return tree, target.id
-    raise SyntaxError("candidate must end with an Ibis expression or an assignment of one")
-
-
-def _candidate_position(exc: BaseException, code: str) -> tuple[int | None, int | None]:
-    """Line and 1-based column of the innermost candidate frame in ``exc``'s traceback."""
-    if isinstance(exc, SyntaxError) and exc.filename in (CANDIDATE_FILENAME, None):
-        return exc.lineno, exc.offset
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == CANDIDATE_FILENAME]
-    if not frames:
-        return None, None
-    frame = frames[-1]
-    column = (frame.colno + 1) if frame.colno is not None else None
-    name = getattr(exc, "name", None)
-    lines = code.splitlines()
-    if name and frame.lineno and frame.lineno <= len(lines):
-        text = lines[frame.lineno - 1]
-        start = frame.colno or 0
-        end = frame.end_colno if frame.end_lineno == frame.lineno and frame.end_colno else len(text)
-        idx = text.find(f".{name}", start, end)
-        if idx >= 0:
-            column = idx + 2
-    return frame.lineno, column
-
+# ---------------------------------------------------------------- previews
 
 def _table_label(variable: str, backend) -> str:
     return f"{variable} ({backend.name if backend is not None else 'unbound'})"
 
 
-def _run_preview(expr: ir.Expr, rows: int, timeout_s: float):
-    """Execute ``expr`` with a row limit on a worker thread, interrupting it on timeout."""
-    limited = expr.limit(rows) if isinstance(expr, ir.Table) else expr.as_table().limit(rows)
-    backend = limited._find_backend(use_default=False)
-    outcome: dict[str, Any] = {}
+class _PreviewPlan:
+    """Everything a preview needs, derived from the user's own tables (never the worker's)."""
 
-    def work():
-        try:
-            outcome["value"] = backend.execute(limited)
-        except BaseException as exc:  # noqa: BLE001 - re-raised on the caller's thread
-            outcome["error"] = exc
+    def __init__(self, tables: Mapping[str, ir.Table], snapshot: list[dict], references: list[str]):
+        self.known: dict[str, KnownTable] = {}
+        self.derived: dict[str, ir.Table] = {}
+        backends = {}
+        for spec in snapshot:
+            table = tables[spec["variable"]]
+            if spec["name"] not in references:
+                continue
+            backend = table_backend(table)
+            if backend is None:
+                raise PreviewRefused(f"table {spec['variable']!r} is not bound to a backend, so it has no data to preview")
+            backends[id(backend)] = backend
+            self.known[spec["name"]] = KnownTable(spec["name"], spec.get("database"), spec.get("catalog"))
+            if spec["name"].startswith(PLACEHOLDER_PREFIX):
+                self.derived[spec["name"]] = table
+        if len(backends) > 1:
+            raise PreviewRefused("the expression reads tables from more than one backend")
+        if not backends:
+            raise PreviewRefused("the expression reads no bound table")
+        self.backend = next(iter(backends.values()))
 
-    worker = threading.Thread(target=work, name="ibert-preview", daemon=True)
-    worker.start()
+    def checked_sql(self, sql: str, dialect: str) -> str:
+        builtins = None
+        if self.backend.name == "duckdb":
+            builtins = duckdb_builtins(self.backend.con)
+        tree = check_preview_sql(sql, dialect, self.known, builtins)
+        tree = cap_amplifiers(tree)
+        if self.derived:
+            tree = tree.transform(self._substitute(dialect))
+        return tree.sql(dialect=dialect)
+
+    def _substitute(self, dialect: str):
+        import sqlglot
+        from sqlglot import exp
+
+        trusted = {
+            name: sqlglot.parse_one(str(ibis.to_sql(table, dialect=dialect)), read=dialect)
+            for name, table in self.derived.items()
+        }
+
+        def replace(node):
+            if isinstance(node, exp.Table) and node.name in trusted and not node.db:
+                alias = node.alias or node.name
+                return exp.Subquery(this=trusted[node.name].copy(), alias=exp.TableAlias(this=exp.to_identifier(alias)))
+            return node
+
+        return replace
+
+    def prepare(self) -> None:
+        for table in self.derived.values():  # registers the user's memtables, as execute would
+            hooks = getattr(self.backend, "_run_pre_execute_hooks", None)
+            if hooks is not None:
+                hooks(table)
+
+
+def _run_preview(plan: _PreviewPlan, sql: str, dialect: str, schema: dict, rows: int,
+                 max_bytes: int, timeout_s: float):
+    final = plan.checked_sql(sql, dialect)
+    plan.prepare()
+    if plan.backend.name == "duckdb":
+        table = run_duckdb_preview(plan.backend.con, final, rows=rows, max_bytes=max_bytes, timeout_s=timeout_s)
+        return to_frame(table, schema)
+    result = plan.backend.sql(final, dialect=dialect).limit(rows).to_pyarrow()
+    if result.nbytes > max_bytes:
+        raise PreviewRefused(f"the preview is larger than {max_bytes} bytes")
+    return to_frame(result, schema)
+
+
+def _readable_sql(sql: str, tables, snapshot: list[dict], dialect: str) -> str:
+    """Show the user's own expressions where the worker saw placeholders (display only:
+    previews check and run the worker's SQL, not this text)."""
+    import sqlglot
+    from sqlglot import exp
+
+    derived = {s["name"]: tables[s["variable"]] for s in snapshot if s["name"].startswith(PLACEHOLDER_PREFIX)}
     try:
-        worker.join(timeout_s)
-    except KeyboardInterrupt:
-        _interrupt(backend)
-        worker.join(2)
-        raise
-    if worker.is_alive():
-        _interrupt(backend)
-        worker.join(2)
-        raise CandidateTimeout(f"preview ran longer than {timeout_s:g} s and was interrupted")
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
+        trusted = {name: sqlglot.parse_one(str(ibis.to_sql(t, dialect=dialect)), read=dialect)
+                   for name, t in derived.items()}
+
+        def replace(node):
+            if isinstance(node, exp.Table) and node.name in trusted and not node.db:
+                alias = exp.TableAlias(this=exp.to_identifier(node.alias or node.name))
+                return exp.Subquery(this=trusted[node.name].copy(), alias=alias)
+            return node
+
+        return sqlglot.parse_one(sql, read=dialect).transform(replace).sql(dialect=dialect, pretty=True)
+    except Exception:  # noqa: BLE001 - an unreadable rewrite keeps the worker's text
+        return sql
 
 
-def _interrupt(backend) -> None:
-    connection = getattr(backend, "con", None)
-    with contextlib.suppress(Exception):
-        connection.interrupt()
+def _expression_factory(tables, snapshot, result, dialect):
+    """Build the verified result on the user's backend from checked SQL, on first use."""
 
+    def build():
+        plan = _PreviewPlan(tables, snapshot, result.get("tables", []))
+        final = plan.checked_sql(result["preview_sql"], dialect)
+        plan.prepare()
+        schema = ibis.schema(result["schema"])
+        expr = ops.SQLQueryResult(query=final, schema=schema, source=plan.backend).to_expr()
+        if result["result_kind"] == "column":
+            return expr[next(iter(result["schema"]))]
+        if result["result_kind"] == "scalar":
+            return expr[next(iter(result["schema"]))].as_scalar()
+        return expr
+
+    return build
+
+
+# ---------------------------------------------------------------- verify
 
 def verify(
     code: str,
@@ -144,11 +290,16 @@ def verify(
     build_timeout_s: float | None = DEFAULT_BUILD_TIMEOUT_S,
     preview_timeout_s: float = DEFAULT_PREVIEW_TIMEOUT_S,
     helpers: Mapping[str, Any] | None = None,
+    provided: Collection[str] | None = None,
+    preview_max_bytes: int = DEFAULT_PREVIEW_BYTES,
+    pool: WorkerPool | None = None,
 ) -> VerificationReport:
     """Verify candidate Ibis ``code`` against ``tables`` (variable name → Ibis table).
 
-    ``helpers`` are trusted extra names (functions or constants) the candidate may use.
-    Returns a report; never raises for problems in the candidate itself.
+    ``helpers`` are trusted extra names (plain data, or importable functions) the candidate
+    may use. ``provided`` is the set of names the code may use without defining them besides
+    the tables (None: ``ibis`` and ``_``); a known Ibis name outside it fails at build with
+    the import to add. Returns a report; never raises for problems in the candidate itself.
     """
     if not isinstance(code, str):
         raise VerifierInputError(f"candidate code must be a string, got {type(code).__name__}")
@@ -157,103 +308,71 @@ def verify(
             raise VerifierInputError(f"'{name}' is not an Ibis table ({type(table).__name__})")
     if preview_rows < 1:
         raise VerifierInputError("preview_rows must be at least 1")
+    if provided is not None and (isinstance(provided, str) or not all(isinstance(n, str) for n in provided)):
+        raise VerifierInputError("provided must be a collection of names (strings)")
+    helper_specs = {name: _helper_spec(name, value) for name, value in (helpers or {}).items()}
 
-    timings: dict[str, float] = {}
     backends = {variable: table_backend(table) for variable, table in tables.items()}
     against = [_table_label(v, b) for v, b in backends.items()]
     bound = [b.name for b in backends.values() if b is not None]
     target_dialect = dialect or (bound[0] if bound else "duckdb")
-    stage = "parse"
+    snapshot, key = describe_tables(tables)
+    pool = pool or default_pool()
+    timeout_s = float(build_timeout_s) if build_timeout_s else DEFAULT_BUILD_TIMEOUT_S
 
-    def fail(exc: BaseException, line=None, column=None) -> VerificationReport:
-        if line is None:
-            line, column = _candidate_position(exc, code)
+    request = {
+        "code": code, "snapshot_key": key, "dialect": target_dialect, "helpers": helper_specs,
+        "provided": None if provided is None else sorted(provided),
+    }
+    try:
+        result = pool.run(request, snapshot, timeout_s)
+    except ValueError as exc:
+        raise VerifierInputError(f"the tables could not be described to the verifier: {exc}") from exc
+    except (WorkerUnavailable, WorkerError) as exc:
+        result = {"ok": False, "stage": "build", "error_type": type(exc).__name__, "message": str(exc)}
+    isolation = pool.isolation.to_dict()
+    timings = dict(result.get("timings_ms") or {})
+    common = {
+        "code": code, "dialect": target_dialect, "verified_against": against,
+        "timings_ms": timings, "isolation": isolation,
+    }
+    if not result.get("ok"):
         return VerificationReport(
-            ok=False, stage=stage, code=code, error_type=type(exc).__name__,
-            message=str(exc).strip() or type(exc).__name__, line=line, column=column,
-            dialect=target_dialect, verified_against=against, timings_ms=timings,
+            ok=False, stage=result.get("stage", "build"), error_type=result.get("error_type"),
+            message=result.get("message"), line=result.get("line"), column=result.get("column"),
+            **common,
         )
 
-    t0 = time.perf_counter()
-    try:
-        tree = ast.parse(code, filename=CANDIDATE_FILENAME)
-    except SyntaxError as exc:
-        timings["parse"] = (time.perf_counter() - t0) * 1e3
-        return fail(exc, exc.lineno, exc.offset)
-    timings["parse"] = (time.perf_counter() - t0) * 1e3
-
-    stage = "sandbox"
-    t0 = time.perf_counter()
-    try:
-        check_tree(tree)
-        tree, result_name = bind_result(tree)
-        compiled = compile(tree, CANDIDATE_FILENAME, "exec")
-    except SandboxError as exc:
-        timings["sandbox"] = (time.perf_counter() - t0) * 1e3
-        return fail(exc, exc.line, exc.column + 1)
-    except SyntaxError as exc:
-        timings["sandbox"] = (time.perf_counter() - t0) * 1e3
-        return fail(exc, exc.lineno, exc.offset)
-    timings["sandbox"] = (time.perf_counter() - t0) * 1e3
-
-    stage = "build"
-    namespace: dict[str, Any] = {
-        "__builtins__": safe_builtins(),
-        "ibis": ModuleProxy(ibis),
-        "_": ibis._,
-        **(helpers or {}),
-        **tables,
-    }
-    t0 = time.perf_counter()
-    try:
-        with _deadline(build_timeout_s):
-            exec(compiled, namespace)  # noqa: S102 - sandboxed above
-        expr = namespace.get(result_name)
-    except Exception as exc:  # noqa: BLE001 - any candidate failure becomes a report
-        timings["build"] = (time.perf_counter() - t0) * 1e3
-        return fail(exc)
-    timings["build"] = (time.perf_counter() - t0) * 1e3
-
-    stage = "typecheck"
-    t0 = time.perf_counter()
-    try:
-        if not isinstance(expr, ir.Expr):
-            raise TypeError(
-                f"the candidate's result is {type(expr).__name__}, not an Ibis expression"
-            )
-        if isinstance(expr, ir.Table):
-            schema = {name: str(dtype) for name, dtype in expr.schema().items()}
-            kind = "table"
-        else:
-            schema = {expr.get_name() if hasattr(expr, "get_name") else "value": str(expr.type())}
-            kind = "column" if isinstance(expr, ir.Column) else "scalar"
-    except Exception as exc:  # noqa: BLE001
-        timings["typecheck"] = (time.perf_counter() - t0) * 1e3
-        return fail(exc)
-    timings["typecheck"] = (time.perf_counter() - t0) * 1e3
-
-    stage = "sql"
-    t0 = time.perf_counter()
-    try:
-        sql = str(ibis.to_sql(expr, dialect=target_dialect))
-    except Exception as exc:  # noqa: BLE001
-        timings["sql"] = (time.perf_counter() - t0) * 1e3
-        return fail(exc)
-    timings["sql"] = (time.perf_counter() - t0) * 1e3
-
-    preview_value = None
+    references = list(result.get("tables", []))
+    if any(name.startswith(PLACEHOLDER_PREFIX) for name in references):
+        result["sql"] = _readable_sql(result["sql"], tables, snapshot, target_dialect)
+    factory = _expression_factory(tables, snapshot, result, target_dialect) if bound else None
+    preview_value, stage = None, result.get("stage", "sql")
     if preview:
         stage = "preview"
         t0 = time.perf_counter()
         try:
-            preview_value = _run_preview(expr, preview_rows, preview_timeout_s)
-        except Exception as exc:  # noqa: BLE001
+            plan = _PreviewPlan(tables, snapshot, references)
+            preview_value = _run_preview(
+                plan, result["preview_sql"], target_dialect, _preview_schema(result),
+                preview_rows, preview_max_bytes, preview_timeout_s,
+            )
+        except Exception as exc:  # noqa: BLE001 - refusal, limit or engine error: a report
             timings["preview"] = (time.perf_counter() - t0) * 1e3
-            return fail(exc)
+            return VerificationReport(
+                ok=False, stage="preview", error_type=type(exc).__name__,
+                message=str(exc).strip() or type(exc).__name__, sql=result.get("sql"),
+                result_kind=result.get("result_kind"), schema=result.get("schema"),
+                table_references=references, **common,
+            )
         timings["preview"] = (time.perf_counter() - t0) * 1e3
-
     return VerificationReport(
-        ok=True, stage=stage, code=code, sql=sql, dialect=target_dialect, result_kind=kind,
-        schema=schema, preview=preview_value, verified_against=against, timings_ms=timings,
-        expression=expr,
+        ok=True, stage=stage, sql=result["sql"], result_kind=result["result_kind"],
+        schema=result["schema"], preview=preview_value, table_references=references,
+        expression_factory=factory, **common,
     )
+
+
+def _preview_schema(result: dict) -> dict:
+    """Column names and types of the previewed table (a column or scalar becomes one column)."""
+    return dict(result["schema"])

@@ -45,6 +45,19 @@ function parseExpression(result: any): unknown {
   throw new Error('the kernel did not return the snapshot as application/json');
 }
 
+/** Evaluate ``expression`` (which must build an IPython.display.JSON) silently in ``kernel``. */
+export async function evaluateJson(kernel: Kernel.IKernelConnection, expression: string, timeoutMs: number): Promise<unknown> {
+  const future = kernel.requestExecute({
+    code: '',
+    silent: true,
+    store_history: false,
+    user_expressions: { ibert_value: expression }
+  });
+  const reply = (await withTimeout(future.done, timeoutMs, 'the kernel')) as KernelMessage.IExecuteReplyMsg;
+  const content: any = reply.content;
+  return parseExpression(content.user_expressions?.ibert_value);
+}
+
 export async function kernelSnapshot(kernel: Kernel.IKernelConnection | null | undefined): Promise<ISnapshotResult> {
   if (!kernel) {
     return { snapshot: null, note: 'No active kernel: asking without table context.' };

@@ -57,7 +57,8 @@ async def test_bad_bodies_get_400_with_a_clear_message(jp_fetch, body, fragment)
     with pytest.raises(HTTPClientError) as err:
         await post_chat(jp_fetch, body)
     assert err.value.code == 400
-    assert fragment in json.loads(err.value.response.body)["error"]
+    error = json.loads(err.value.response.body)["error"]
+    assert error["type"] == "BadRequest" and fragment in error["message"]
 
 
 async def test_model_unavailable_answer_keeps_symbols_and_tables(jp_fetch):

@@ -35,13 +35,14 @@ async def test_status_reports_configured_model_without_loading(jp_fetch, tiny_de
 
 
 async def test_bad_requests_get_clear_errors(jp_fetch):
-    for body, needle in ((b"not json", "not JSON"), (b'{"prompt": ""}', "prompt"),
+    for body, needle in ((b"not json", "not valid JSON"), (b'{"prompt": ""}', "prompt"),
                          (b'{"prompt": "x", "n": 99}', "'n'"),
                          (b'{"prompt": "x", "snapshot": {"tables": [{"variable": "t"}]}}', "malformed")):
         with pytest.raises(tornado.httpclient.HTTPClientError) as info:
             await jp_fetch("ibert", "generate", method="POST", body=body)
         assert info.value.code == 400
-        assert needle in json.loads(info.value.response.body)["message"]
+        error = json.loads(info.value.response.body)["error"]
+        assert error["type"] == "BadRequest" and needle in error["message"]
 
 
 async def test_missing_model_is_503_with_instructions(jp_fetch, tmp_path):
@@ -49,8 +50,9 @@ async def test_missing_model_is_503_with_instructions(jp_fetch, tmp_path):
     with pytest.raises(tornado.httpclient.HTTPClientError) as info:
         await jp_fetch("ibert", "generate", method="POST", body=json.dumps({"prompt": "count"}))
     assert info.value.code == 503
-    detail = json.loads(info.value.response.body)
-    assert detail["error"] == "model_unavailable" and "IBERT_MODEL" in detail["message"]
+    error = json.loads(info.value.response.body)["error"]
+    assert error["type"] == "ModelUnavailable" and "IBERT_MODEL" in error["message"]
+    assert str(tmp_path) not in error["message"]  # no server paths in error messages
 
 
 async def test_generate_streams_progress_and_result(jp_fetch, tpch_con):

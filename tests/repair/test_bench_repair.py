@@ -7,7 +7,8 @@ import json
 import pytest
 
 from ibert_jupyter.cli import main
-from ibert_jupyter.evaluation.bench_repair import MUTATORS, build_corpus, frames_equal
+from ibert_jupyter.evaluation.bench_repair import frames_equal
+from ibert_jupyter.repair.mutations import MUTATORS, build_corpus
 
 
 def test_corpus_has_at_least_eight_classes_of_real_failures(tpch_con):
@@ -19,12 +20,14 @@ def test_corpus_has_at_least_eight_classes_of_real_failures(tpch_con):
 
 @pytest.mark.slow
 def test_bench_json_line(capsys):
-    assert main(["bench", "repair", "--json", "--per-class", "3"]) == 0
+    assert main(["bench", "repair", "--json", "--corpus", "tpch", "--per-class", "3"]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert 0.0 <= result["deterministic_fixed_ratio"] <= 1.0
-    for stats in result["classes"].values():
-        assert stats["fixed"] <= stats["verified"] <= stats["broken"] <= 3
-    assert result["deterministic_fixed_ratio"] >= 0.8
+    tpch = result["tpch"]
+    assert 0.0 <= tpch["deterministic_fixed_ratio"] <= 1.0
+    for stats in tpch["classes"].values():
+        assert stats["fixed"] <= stats["broken"] <= 3 and stats["verified"] <= stats["broken"]
+        assert stats["verified_wrong"] == 0
+    assert tpch["deterministic_fixed_ratio"] >= 0.8
 
 
 def test_frames_equal_is_strict_about_values():

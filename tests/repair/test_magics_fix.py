@@ -53,7 +53,10 @@ def test_unfixed_says_model_unavailable(shell, capsys):
     result = magics.last_result
     assert not result.verified
     assert "model unavailable" in result.explanation()
-    assert "no verified fix" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "no fix found" in out
+    assert "candidates" not in out and "<ibert-candidate>" not in out
+    assert "Next step" in result.explanation()
 
 
 def test_bad_cell_number_is_a_clear_message(shell, capsys):

@@ -38,7 +38,8 @@ def test_model_answer_is_verified_before_it_is_offered(con, tables):
     good = "```python\norders.select(orders.o_total.abs())\n```\nUsed abs()."
     model = ScriptedModel([bad, good])
     result = model_repair(repair(BROKEN, tables), tables, model, n=2)
-    assert result.status == "model-fixed" and result.verified
+    assert result.status == "model-fixed" and result.runs
+    assert not result.verified and result.confidence == "check"  # a model's answer is a guess
     assert "abs()" in result.fixed_code
     assert [a.ok for a in result.attempts[-2:]] == [False, True]
     assert model.requests[0].n == 2
@@ -47,8 +48,8 @@ def test_model_answer_is_verified_before_it_is_offered(con, tables):
 def test_model_answers_that_do_not_verify_are_not_offered(tables):
     model = ScriptedModel(["```python\norders.nope()\n```", "no code at all"])
     result = model_repair(repair(BROKEN, tables), tables, model, n=2)
-    assert not result.verified and result.fixed_code is None
-    assert "did not verify" in result.explanation()
+    assert not result.runs and result.fixed_code is None
+    assert "did not run" in result.explanation()
 
 
 def test_extract_code():

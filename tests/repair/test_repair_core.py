@@ -10,8 +10,13 @@ from ibert_jupyter.repair.prepare import prepare
 
 
 def _run(con, result):
-    assert result.verified, result.explanation()
+    assert result.runs, result.explanation()
     return con.execute(result.report.expression)
+
+
+GUESSES = {  # fixes that change what the cell computes: they run, but are shown as "check"
+    ("n=_.count()", "n=done.count()"), "orders.o_custkey", "orders.filter((orders.o_total > 50))", "try_cast", "s=big.twice.sum()",
+}
 
 
 @pytest.mark.parametrize(
@@ -23,7 +28,7 @@ def _run(con, result):
         ("orders.select(k=orders.o_custkey.astype(str))", ".cast('string')"),
         ("orders.sort_values('o_total', ascending=False)", "order_by(ibis.desc('o_total'))"),
         ("orders.order_by('o_total', ascending=False)", "ibis.desc('o_total')"),
-        ("done = orders.filter(orders.o_status == 'done')\ndone.agg(n=orders.count())", "_.count()"),
+        ("done = orders.filter(orders.o_status == 'done')\ndone.agg(n=orders.count())", ("n=_.count()", "n=done.count()")),
         ("orders.filter(orders.o_total > '100')", "orders.o_total > 100"),
         ("customers.join(orders, customers.c_custkey == orders.o_status)", "orders.o_custkey"),
         ("customers.join(orders, customers.o_custkey == orders.o_custkey)", "customers.c_custkey == orders.o_custkey"),
@@ -40,8 +45,11 @@ def _run(con, result):
 )
 def test_error_classes_get_verified_fixes(con, tables, broken, expected_fragment):
     result = repair(broken, tables)
-    assert result.status == "fixed", result.explanation()
-    assert expected_fragment in result.fixed_code
+    expected = "check" if expected_fragment in GUESSES else "fixed"
+    assert result.status == expected, result.explanation()
+    assert result.verified == (expected == "fixed")
+    fragments = expected_fragment if isinstance(expected_fragment, tuple) else (expected_fragment,)
+    assert any(f in result.fixed_code for f in fragments), result.fixed_code
     _run(con, result)
     assert result.sql and "SELECT" in result.sql.upper()
     assert result.diff().startswith("---")
@@ -64,7 +72,8 @@ def test_unfixable_code_is_reported_unverified(tables):
     result = repair("orders.select(orders.o_total.frobnicate_widely(3))", tables)
     assert result.status == "unfixed"
     assert not result.verified and result.sql is None
-    assert "No deterministic fix verified" in result.explanation()
+    assert "No rule produced a fix that runs" in result.explanation()
+    assert "candidates" not in result.explanation()
 
 
 def test_working_code_is_already_ok(tables):

@@ -30,7 +30,8 @@ def test_magic_shows_ranked_symbols_with_links(small_index, shell):
     assert view.error is None and len(view.hits) == 3
     assert "Table.distinct" in [h.public_name for h in view.hits]
     html = view._repr_html_()
-    assert "Table.distinct" in html and 'href="file://' in html
+    assert "Table.distinct" in html and 'class="ibert-source-link"' in html and 'data-ibert-path=' in html
+    assert 'file://' not in html  # browsers refuse file links; sources open inside JupyterLab
     assert repr(view).startswith("1. ")
 
 

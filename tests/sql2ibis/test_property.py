@@ -173,3 +173,128 @@ def test_random_sql_converts_faithfully_or_is_refused(tpch_con, tpch_catalog, sq
         assert outcome.message.startswith("unsupported SQL"), outcome.message
         return
     assert outcome.matched, f"{sql}\n-- {outcome.stage}: {outcome.message}\n{outcome.code}"
+
+
+# -- Mixed-Case and quoted names, and the functions users of DuckDB/Postgres/Snowflake write --
+# table -> {column: kind}; kinds pick the functions that apply.
+MIXED = {
+    "Orders": {"OrderID": "num", "CustomerID": "num", "Amount": "num", "OrderedAt": "ts",
+               "Status": "text", "PromoCode": "text", "SKU": "text"},
+    "Customers": {"CustomerID": "num", "FullName": "text", "Region": "text", "SignupDate": "date"},
+}
+
+
+@st.composite
+def spelled(draw, name):
+    """A spelling DuckDB resolves to ``name``: any case unquoted, or quoted (any case too)."""
+    form = draw(st.sampled_from(["as is", "lower", "upper", "quoted", "quoted lower"]))
+    if form == "lower":
+        return name.lower()
+    if form == "upper":
+        return name.upper()
+    if form == "quoted":
+        return f'"{name}"'
+    if form == "quoted lower":
+        return f'"{name.lower()}"'
+    return name
+
+
+@st.composite
+def mixed_expression(draw, columns):
+    """(SQL expression, is it an aggregate-free scalar) over ``columns`` (name -> kind)."""
+    kind_of = dict(columns)
+    by_kind = {k: [c for c, kk in kind_of.items() if kk == k] for k in ("num", "text", "ts", "date")}
+    choices = [k for k, cs in by_kind.items() if cs]
+    kind = draw(st.sampled_from(choices))
+    col = draw(spelled(draw(st.sampled_from(by_kind[kind]))))
+    if kind == "num":
+        return draw(st.sampled_from([
+            f"{col} * 2 + 1", f"{col} % 7", f"round({col} / 3.0, 1)", f"greatest({col}, 50)",
+            f"CASE WHEN {col} > 100 THEN 'big' ELSE 'small' END", f"{col} IS DISTINCT FROM 10",
+            f"log10({col} + 1)", f"power({col}, 2)",
+        ]))
+    if kind == "text":
+        pattern = draw(st.sampled_from(["'^sku-'", "'[0-9]+'", "'^(open|shipped)$'", "'-aa'", "'e'"]))
+        return draw(st.sampled_from([
+            f"upper({col})", f"length({col})", f"strpos({col}, 'e')", f"position('-' IN {col})",
+            f"{col} ILIKE '%S%'", f"{col} NOT ILIKE 'spring%'", f"regexp_replace({col}, {pattern}, 'X')",
+            f"regexp_replace({col}, {pattern}, 'X', 'g')", f"regexp_matches({col}, {pattern})",
+            f"left({col}, 3)", f"replace({col}, 'e', 'E')", f"concat({col}, '/', {col})",
+            f"{col} IS NOT DISTINCT FROM 'fall10'", f"starts_with({col}, 'sku')", f"strlen({col})",
+        ]))
+    unit = draw(st.sampled_from(["'day'", "'week'", "'month'", "'hour'", "'year'", "'quarter'", "'minute'"]))
+    part = draw(st.sampled_from(["year", "month", "day", "dow", "isodow", "hour", "doy", "week", "epoch"]))
+    return draw(st.sampled_from([
+        f"date_trunc({unit}, {col})", f"datediff({unit}, DATE '2023-03-01', {col})",
+        f"date_diff({unit}, {col}, TIMESTAMP '2024-01-01 00:00:00')", f"EXTRACT({part} FROM {col})",
+        f"{col} + INTERVAL 3 DAY", f"dayofweek({col})", f"strftime({col}, '%Y-%m %H')",
+    ]))
+
+
+@st.composite
+def mixed_query(draw):
+    if draw(st.booleans()):
+        table = draw(st.sampled_from(sorted(MIXED)))
+        columns = dict(MIXED[table])
+        from_sql = draw(spelled(table))
+    else:
+        columns = {**MIXED["Customers"], **MIXED["Orders"]}
+        columns.pop("CustomerID")
+        o, c = draw(spelled("Orders")), draw(spelled("Customers"))
+        key = draw(spelled("CustomerID"))
+        from_sql = f"{o} AS o JOIN {c} AS c ON o.{key} = c.{key}"
+    shape = draw(st.sampled_from(["project", "group", "window", "qualify"]))
+    exprs = draw(st.lists(mixed_expression(list(columns.items())), min_size=1, max_size=3))
+    plain = draw(spelled(draw(st.sampled_from(sorted(columns)))))
+    alias = draw(st.sampled_from(["Val", "val", "MixedCase", '"Quoted Name"']))
+    if shape == "group":
+        aggs = draw(st.lists(st.sampled_from([
+            "count(*)", "count(*) FILTER (WHERE OrderID % 2 = 0)" if "OrderID" in columns else "count(*)",
+            "sum(length(Status)) * 1.0 / count(*)" if "Status" in columns else "count(*) * 2",
+            "count_if(length(SKU) > 6)" if "SKU" in columns else "count(*) + 1",
+            "var_pop(OrderID)" if "OrderID" in columns else "min(Region)",
+            "count(DISTINCT Status)" if "Status" in columns else "count(DISTINCT Region)",
+            "median(Amount)" if "Amount" in columns else "median(CustomerID)",
+        ]), min_size=1, max_size=3, unique=True))
+        items = [f"{exprs[0]} AS {alias}", plain] + [f"{a} AS agg{i}" for i, a in enumerate(aggs)]
+        group = draw(st.sampled_from(["1, 2", "ALL", f"{exprs[0]}, {plain}"]))
+        sql = f"SELECT {', '.join(items)} FROM {from_sql} GROUP BY {group}"
+        if draw(st.booleans()):
+            sql += f" HAVING count(*) > {draw(st.integers(0, 3))}"
+        width = len(items)
+    elif shape in ("window", "qualify"):
+        n = draw(st.integers(1, 5))
+        order_col = "OrderID" if "OrderID" in columns else "CustomerID"
+        window = draw(st.sampled_from([
+            f"ntile({n}) OVER (ORDER BY {order_col})", f"row_number() OVER (ORDER BY {order_col} DESC)",
+            f"rank() OVER (PARTITION BY {plain} ORDER BY {order_col})",
+            f"percent_rank() OVER (PARTITION BY {plain} ORDER BY {order_col})",
+        ] + ([] if shape == "qualify" else [  # values, not numbers: not for `w <= n`
+            f"first_value({plain}) OVER (ORDER BY {order_col} DESC)",
+            f"last_value({plain}) OVER (ORDER BY {order_col} ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)",
+        ])))
+        items = [f"{order_col}", f"{exprs[0]} AS {alias}", f"{window} AS w"]
+        sql = f"SELECT {', '.join(items)} FROM {from_sql}"
+        if shape == "qualify":
+            sql += f" QUALIFY w <= {n}"
+        width = len(items)
+    else:
+        items = [plain] + [f"{e} AS e{i}" for i, e in enumerate(exprs)]
+        sql = f"SELECT {', '.join(items)} FROM {from_sql}"
+        width = len(items)
+    order = ", ".join(str(i) for i in range(1, width + 1))
+    sql += f" ORDER BY {order}"
+    if draw(st.booleans()):
+        sql += f" LIMIT {draw(st.integers(1, 15))}"
+    return sql
+
+
+@pytest.mark.slow
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sql=mixed_query())
+def test_mixed_case_sql_converts_faithfully_or_is_refused(mixed_con, mixed_catalog, sql):
+    outcome = convert_and_check(sql, mixed_con, catalog=mixed_catalog, timeout_s=30)
+    if outcome.stage == "convert":
+        assert outcome.message.startswith("unsupported SQL"), outcome.message
+        return
+    assert outcome.matched, f"{sql}\n-- {outcome.stage}: {outcome.message}\n{outcome.code}"

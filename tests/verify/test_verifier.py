@@ -119,3 +119,11 @@ def test_report_is_json_serialisable(tpch_con):
     report = verify("region", {"region": tpch_con.table("region")}, preview=True)
     data = json.loads(json.dumps(report.to_dict(), default=str))
     assert data["ok"] and len(data["preview"]) == 5
+
+
+def test_drop_null_verifies_but_drop_table_is_refused():
+    # `drop_` guards backend methods; Table.drop_null only builds an expression
+    t = ibis.table({"a": "int64", "b": "string"}, name="t")
+    assert verify("t.drop_null('a')", {"t": t}).ok
+    refused = verify("t.drop_table('t')", {"t": t})
+    assert not refused.ok and refused.stage == "sandbox"

@@ -21,7 +21,9 @@ from sqlglot.optimizer.qualify import qualify
 from ibert_jupyter.sql.transpile.catalog import CatalogError, ibis_schemas, prepared_schema
 from ibert_jupyter.sql.transpile.errors import UnsupportedSQL
 from ibert_jupyter.sql.transpile.layout import layout
+from ibert_jupyter.sql.transpile.names import Names
 from ibert_jupyter.sql.transpile.relations import QueryTranslator
+from ibert_jupyter.sql.transpile.rewrites import rewrite
 
 __all__ = ["CatalogError", "Conversion", "UnsupportedSQL", "sql_to_ibis"]
 
@@ -68,6 +70,8 @@ def sql_to_ibis(sql: str, dialect: str = "duckdb", catalog: Any = None) -> Conve
     schemas = ibis_schemas(catalog)
     statement = _parse(sql, dialect)
     schema = prepared_schema(schemas, dialect)
+    names = Names(dialect, {t: list(s.names) for t, s in schemas.items()})
+    statement = names.prepare(rewrite(statement))
     try:
         qualified = qualify(
             statement, schema=schema, dialect=dialect,
@@ -81,6 +85,7 @@ def sql_to_ibis(sql: str, dialect: str = "duckdb", catalog: Any = None) -> Conve
         annotate_types(qualified, schema=schema, dialect=dialect)
     except Exception:  # noqa: BLE001 - rules fall back to untyped behaviour
         pass
+    qualified = names.restore(qualified)
     translator = QueryTranslator({t: list(s.names) for t, s in schemas.items()}, dialect)
     try:
         relation = translator.query(qualified)

@@ -54,6 +54,12 @@ def _split_args(segment: str, indent: str) -> str:
             start = i + 1
     parts.append(inner[start:].strip())
     parts = [p for p in parts if p]
+    if len(parts) == 1 and parts[0].startswith("[") and parts[0].endswith("]"):
+        items = _split_args(f"{segment[:open_at]}({parts[0][1:-1]})", indent + "    ")
+        if "\n" in items:  # a long list argument: one item per line inside the brackets
+            body = items[items.index("(") + 1 : items.rindex(")")]
+            return f"{segment[: open_at + 1]}\n{indent}    [{body}]\n{indent})"
+        return segment
     if len(parts) < 2:
         return segment
     body = "".join(f"\n{indent}    {p}," for p in parts)

@@ -8,11 +8,13 @@ correlated subqueries find the outer query's relation.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Callable
 
 from sqlglot import exp
 
+from ibert_jupyter.sql.transpile.catalog import ibis_type
 from ibert_jupyter.sql.transpile.code import Code, Program, column_access, kwarg_ok
 from ibert_jupyter.sql.transpile.errors import UnsupportedSQL
 from ibert_jupyter.sql.transpile.scalars import ScalarRenderer
@@ -35,6 +37,9 @@ class Scope:
 
     names: dict[tuple[str, str], str] = field(default_factory=dict)
     var: str = ""
+    # (source alias, column) -> variable of the joined table the column is read through
+    # (``orders.o_orderdate`` after a join chain: Ibis finds the column in the join).
+    direct: dict[tuple[str, str], str] = field(default_factory=dict)
     parent: "Scope | None" = None
     used_vars: set[str] = field(default_factory=set)
 
@@ -47,7 +52,7 @@ class Scope:
         return False
 
     def aliases(self) -> set[str]:
-        return {alias for alias, _ in self.names}
+        return {alias for alias, _ in self.names} | {alias for alias, _ in self.direct}
 
 
 def _unparen(node: exp.Expression) -> exp.Expression:
@@ -106,6 +111,8 @@ def _columns_outside_aggregates(node: exp.Expression) -> list[exp.Column]:
     def visit(n: exp.Expression) -> None:
         if _is_aggregate(n) or isinstance(n, (exp.Subquery, exp.Select)):
             return
+        if isinstance(n, exp.Filter) and _is_aggregate(n.this):  # FILTER (WHERE ...) belongs to it
+            return
         if isinstance(n, exp.Column):
             out.append(n)
         for child in n.iter_expressions():
@@ -140,7 +147,9 @@ class ExprContext:
         grouping: dict[exp.Expression, int] | None = None,
         names: dict[tuple[str, str], str] | None = None,
         outputs: dict[str, exp.Expression] | None = None,
+        deferred: bool = False,
     ):
+        self.deferred = deferred  # read columns through `_` (never through a joined table)
         self.outputs = outputs or {}
         self.tr = translator
         self.scope = scope
@@ -161,6 +170,10 @@ class ExprContext:
         key = (node.table, node.name)
         if self.source_vars is not None and node.table in self.source_vars:
             return Code(column_access(self.source_vars[node.table], node.name))
+        if key in self.scope.direct and not self.deferred:
+            return Code(column_access(self.scope.direct[key], node.name))
+        if key in self.scope.direct and key not in self.names:
+            raise UnsupportedSQL("COUNT(*) in one expression with a column several joined tables name alike", node)
         if key in self.names:
             return Code(column_access(self.owner, self.names[key]))
         if not node.table and node.name in self.outputs and self.outputs[node.name] is not node:
@@ -212,6 +225,7 @@ class QueryTranslator:
         self.program = Program()
         self.ctes: dict[str, Relation] = {}
         self.inputs: dict[str, str] = {}  # variable -> table name
+        self.derived_views: set[str] = set()  # `.view()`s of CTEs or subqueries
         for name in tables:
             self.program.reserve(name)
 
@@ -270,7 +284,10 @@ class QueryTranslator:
             else:
                 raise UnsupportedSQL(f"unknown table {name!r}", node)
             if scope.in_use(var):
+                original = var
                 var = self.program.assign(alias if alias != name else f"{name}_2", f"{var}.view()")
+                if original not in self.inputs:
+                    self.derived_views.add(var)
             scope.used_vars.add(var)
             return alias, var, list(columns)
         if isinstance(node, exp.Subquery):
@@ -369,6 +386,20 @@ class QueryTranslator:
         for _, _, columns, _ in sources:
             for col in columns:
                 counts[col] = counts.get(col, 0) + 1
+        remaining = [c for i, c in enumerate(where) if i not in used_where]
+        all_columns = set(counts)
+        if self._reads_through_join(node, scope) and not any(v in self.derived_views for _, v, _, _ in sources) and all(
+            n == 1 or (n == 2 and f"{col}_right" not in all_columns) for col, n in counts.items()
+        ):
+            # One chain, each column read through its own table (`orders.o_orderdate`); a
+            # name two tables share is never a plain string.
+            for alias, var, columns, _ in sources:
+                for col in columns:
+                    scope.direct[(alias, col)] = var
+                    if counts[col] > 1:
+                        scope.names.pop((alias, col), None)
+            scope.var = chain
+            return remaining
         if any(n > 1 for n in counts.values()):
             referenced = {(c.table, c.name) for c in node.find_all(exp.Column)}
             items_sel = []
@@ -389,6 +420,25 @@ class QueryTranslator:
             chain = _chain(chain, [f".select({_args(items_sel)})"])
         scope.var = self.program.assign(f"{first_alias}_joined" if len(sources) == 2 else "joined", chain)
         return [c for i, c in enumerate(where) if i not in used_where]
+
+    @staticmethod
+    def _reads_through_join(node: exp.Select, scope: Scope) -> bool:
+        """Whether the rest of the SELECT can read columns through the joined tables.
+
+        Ibis resolves ``orders.o_orderdate`` against a join chain and what is built on it,
+        but not inside subqueries (a correlated reference needs a relation variable), and
+        ROLLUP branches re-read a materialised base.
+        """
+        if scope.parent is not None:
+            return False
+        parts = [node.args.get(a) for a in ("where", "having", "group", "order", "qualify")] + list(node.expressions)
+        for part in parts:
+            if part is not None and part.find(
+                exp.Subquery, exp.Exists, exp.Select, exp.Rollup, exp.Cube, exp.GroupingSets, exp.Window
+            ):
+                return False
+        group = node.args.get("group")
+        return not (group is not None and (group.args.get("rollup") or group.args.get("cube") or group.args.get("grouping_sets")))
 
     @staticmethod
     def _join_kind(join: exp.Join | None) -> str:
@@ -488,11 +538,11 @@ class QueryTranslator:
                   grouping: dict | None = None, nulls: dict | None = None):
         group = node.args.get("group")
         keys = list(group.expressions) if group is not None else []
-        for k in keys:
-            if isinstance(k, exp.Literal):
-                raise UnsupportedSQL("GROUP BY ordinal", k)
         items = [_strip_alias(i) for i in node.expressions]
         pre = ExprContext(self, scope, scope.var, table_ref="_", grouping=grouping, replacements=nulls)
+        # COUNT(*) is `_.count()`; an expression that also reads columns must then read them
+        # through `_` too (Ibis cannot mix a deferred `_` with a concrete column).
+        deferred = ExprContext(self, scope, "_", table_ref="_", grouping=grouping, replacements=nulls, deferred=True)
         key_names: list[str] = []
         key_args: list[tuple[str, Code, bool]] = []
         taken = set(names)
@@ -517,7 +567,7 @@ class QueryTranslator:
             if _aggregates(item) and not _has_window(item) and not any(
                 c not in replacements for c in _columns_outside_aggregates(item)
             ) and not _columns_outside_aggregates(item):
-                metrics.append((name, pre(item)))
+                metrics.append((name, (deferred if _mixes_count_star(item) else pre)(item)))
                 replacements[item] = Code(column_access(agg_var_placeholder, name))
             else:
                 post_items.append(idx)
@@ -538,7 +588,7 @@ class QueryTranslator:
                 if agg not in replacements:
                     name = self.program.fresh("agg")
                     taken.add(name)
-                    metrics.append((name, pre(agg)))
+                    metrics.append((name, (deferred if _mixes_count_star(agg) else pre)(agg)))
                     replacements[agg] = Code(column_access(agg_var_placeholder, name))
 
         calls = []
@@ -554,7 +604,29 @@ class QueryTranslator:
         needs_post = bool(post_items) or node.args.get("having") is not None or order_exprs or agg_columns != names
         if not needs_post:
             return Relation(code, agg_columns), self._sort_terms(node, names, None)[1]
+        post_exprs = [items[i] for i in post_items] + order_exprs + (
+            [node.args["having"].this] if node.args.get("having") else []
+        )
+        chained = scope.parent is None and not any(
+            e.find(exp.Subquery, exp.Exists, exp.Select, exp.Window) for e in post_exprs
+        )
+        if chained:  # After the aggregation `_` names its columns: the chain goes on.
+            reserved = set(self.program.names)
+            relation, sort_terms, texts = self._post_aggregate(node, code, "_", replacements, grouping,
+                                                               scope, names, items, agg_columns, chained=True)
+            # `_` only works where an Ibis method receives it; `ibis.*(…)` calls need a table.
+            if not any(re.search(r"ibis\.(?!null\()", t) for t in texts):
+                return relation, sort_terms
+            self.program.names = reserved
         var = self.program.assign("agg" if "agg" not in self.program.names else "grouped", code)
+        relation, sort_terms, _ = self._post_aggregate(node, code, var, replacements, grouping, scope,
+                                                       names, items, agg_columns, chained=False)
+        return relation, sort_terms
+
+    def _post_aggregate(self, node, code, var, replacements, grouping, scope, names, items,
+                        agg_columns, chained):
+        """HAVING, computed select items and hidden sort keys over the aggregated relation."""
+        agg_var_placeholder = "\0agg\0"
         fixed = {k: Code(v.text.replace(agg_var_placeholder, var)) for k, v in replacements.items()}
         post_scope = Scope(names={}, var=var, parent=scope.parent, used_vars=set(scope.used_vars))
         post = ExprContext(self, post_scope, var, replacements=fixed, grouping=grouping,
@@ -572,7 +644,8 @@ class QueryTranslator:
         out_names = names + [n for n, _ in hidden]
         if out_names != agg_columns or any(not p for _, _, p in pairs):
             calls.append(f".select({_args(_select_args(pairs))})")
-        return Relation(_chain(var, calls), out_names), sort_terms
+        texts = [c.text for _, c, _ in pairs] + calls[:1]
+        return Relation(_chain(code if chained else var, calls), out_names), sort_terms, texts
 
     def finish(self, node: exp.Expression, relation: Relation, sort_terms, names: list[str]) -> Relation:
         calls = []
@@ -648,7 +721,7 @@ class QueryTranslator:
                     "window function over ROLLUP/GROUPING SETS output", window,
                     "partition the window by the GROUPING() level, or compute it in an outer query",
                 )
-        base = self.materialize(Relation(head, []), "base")
+        base = self.materialize(Relation(head, [], is_var=head.isidentifier()), "base")
         items = [_strip_alias(i) for i in node.expressions]
         sort_terms, extra = [], []
         for n, ordered in enumerate(node.args["order"].expressions if node.args.get("order") else []):
@@ -681,11 +754,11 @@ class QueryTranslator:
                     if not isinstance(k, exp.Column) or (k.table, k.name) not in scope.names:
                         raise UnsupportedSQL("ROLLUP over an expression key", k)
                     typed = column_access(base.code, scope.names[(k.table, k.name)])
-                    nulls[k] = Code(f"ibis.null({typed}.type())")
+                    nulls[k] = Code(f"ibis.null({_type_text(k) or typed + '.type()'})")
             branch_scope = Scope(names=dict(scope.names), var=base.code, parent=scope.parent)
             relation, post = self.aggregate(branch, branch_scope, base.code, all_names, grouping, nulls)
             branches.append(self.finish(branch, relation, post, all_names).code)
-        union = branches[0] + "".join(f".union({b})" for b in branches[1:])
+        union = f"ibis.union({', '.join(branches)})"
         var = self.program.assign("rolled_up", union)
         return self.finish(node, Relation(var, all_names, is_var=True), sort_terms, names)
 
@@ -815,6 +888,25 @@ class QueryTranslator:
         exp.Intersect: set_operation,
         exp.Except: set_operation,
     }
+
+
+def _type_text(node: exp.Expression) -> str | None:
+    """The Ibis type of ``node`` as a quoted string, from sqlglot's annotation (None if unknown)."""
+    if node.type is None or node.type.this in (exp.DataType.Type.UNKNOWN, exp.DataType.Type.NULL):
+        return None
+    try:
+        return repr(str(ibis_type(node.type)))
+    except Exception:  # noqa: BLE001 - an unknown type keeps the runtime lookup
+        return None
+
+
+def _mixes_count_star(node: exp.Expression) -> bool:
+    """COUNT(*) (or COUNT_IF) together with column reads in one expression."""
+    counts = [
+        n for n in node.find_all(exp.Count, exp.CountIf)
+        if isinstance(n, exp.CountIf) or n.this is None or isinstance(n.this, exp.Star)
+    ]
+    return bool(counts) and (len(counts) > 1 or counts[0] is not _unparen(node) or bool(node.find(exp.Column)))
 
 
 def _null_positions(node: exp.Expression) -> set[int]:

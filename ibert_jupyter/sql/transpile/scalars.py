@@ -53,19 +53,47 @@ _INTERVAL_UNITS = {
 _DATE_PARTS = {
     "YEAR": "year", "MONTH": "month", "DAY": "day", "QUARTER": "quarter", "HOUR": "hour",
     "MINUTE": "minute", "SECOND": "second", "WEEK": "week_of_year", "DOY": "day_of_year",
-    "DAYOFYEAR": "day_of_year", "EPOCH": "epoch_seconds",
+    "DAYOFYEAR": "day_of_year", "ISOWEEK": "week_of_year", "WEEKOFYEAR": "week_of_year",
 }
 # Aggregates whose Ibis method takes no arguments besides the column (and ``where=``).
 _SIMPLE_AGGREGATES = {
     exp.Sum: "sum", exp.Avg: "mean", exp.Min: "min", exp.Max: "max",
-    exp.StddevSamp: "std", exp.Stddev: "std", exp.VariancePop: "var", exp.Variance: "var",
-    exp.ArgMax: "argmax", exp.ArgMin: "argmin",
+    exp.StddevSamp: "std", exp.Stddev: "std", exp.Variance: "var",
+    exp.ArgMax: "argmax", exp.ArgMin: "argmin", exp.LogicalAnd: "all", exp.LogicalOr: "any",
 }
+# Population statistics: the same Ibis method with ``how="pop"`` (its default is the sample).
+_POPULATION = {exp.VariancePop: "var", exp.StddevPop: "std"}
 _METHODS = {
     exp.Upper: "upper", exp.Lower: "lower", exp.Length: "length", exp.Abs: "abs",
     exp.Ceil: "ceil", exp.Floor: "floor", exp.Sqrt: "sqrt", exp.Exp: "exp", exp.Ln: "ln",
     exp.Year: "year", exp.Month: "month", exp.Day: "day", exp.Quarter: "quarter",
-    exp.Initcap: "capitalize", exp.Reverse: "reverse", exp.Sign: "sign",
+    exp.Hour: "hour", exp.Minute: "minute", exp.Second: "second", exp.DayOfYear: "day_of_year",
+    exp.WeekOfYear: "week_of_year", exp.Reverse: "reverse", exp.Sign: "sign",
+}
+# Date/time units as SQL spells them -> Ibis's truncate()/delta() unit.
+_TRUNCATE_UNITS = {
+    unit: unit.lower()
+    for unit in ("YEAR", "QUARTER", "MONTH", "WEEK", "DAY", "HOUR", "MINUTE", "SECOND", "MILLISECOND")
+}
+_TIME_UNITS = {"HOUR", "MINUTE", "SECOND", "MILLISECOND", "MICROSECOND"}
+_DELTA_UNITS = {
+    "YEAR": "year", "QUARTER": "quarter", "MONTH": "month", "WEEK": "week", "DAY": "day",
+    "HOUR": "hour", "MINUTE": "minute", "SECOND": "second", "MILLISECOND": "millisecond",
+    "MICROSECOND": "microsecond",
+}
+_UNIT_ALIASES = {"YEARS": "YEAR", "MONTHS": "MONTH", "DAYS": "DAY", "HOURS": "HOUR", "MINUTES": "MINUTE",
+                 "SECONDS": "SECOND", "WEEKS": "WEEK", "QUARTERS": "QUARTER", "MS": "MILLISECOND",
+                 "US": "MICROSECOND", "D": "DAY", "DD": "DAY", "MM": "MONTH", "YY": "YEAR", "YYYY": "YEAR",
+                 "HH": "HOUR", "MI": "MINUTE", "SS": "SECOND", "DAYOFMONTH": "DAY"}
+# Functions refused on purpose: Ibis has a similar method whose results differ.
+_DIFFERENT_SEMANTICS = {
+    "STRLEN": "DuckDB's strlen counts bytes, Ibis's length() counts characters: use LENGTH(...) if you mean characters",
+    "OCTET_LENGTH": "octet_length counts bytes, Ibis's length() counts characters",
+    "INITCAP": "INITCAP capitalises every word, Ibis's capitalize() only the first letter",
+    "SPLITPART": "SPLIT_PART gives '' past the last part, indexing Ibis's split() gives NULL",
+    "GROUPCONCAT": "the order of the concatenated values is unspecified in SQL",
+    "ARRAYAGG": "the order of the collected values is unspecified in SQL",
+    "ANYVALUE": "it returns an arbitrary value of each group",
 }
 _RANKING = {exp.Rank: "rank", exp.DenseRank: "dense_rank", exp.RowNumber: "row_number"}
 
@@ -80,6 +108,52 @@ def _literal_int(node: exp.Expression) -> int | None:
         inner = _literal_int(node.this)
         return -inner if inner is not None else None
     return None
+
+
+def _widened(date: Code) -> Code:
+    """A date as the timestamp of its midnight (a date literal becomes a timestamp literal)."""
+    if date.text.startswith("ibis.date(") and date.text.count("(") == 1:
+        return Code("ibis.timestamp(" + date.text[len("ibis.date("):])
+    return Code(f"{date.receiver()}.cast('timestamp')")
+
+
+def _temporal_kind(node: exp.Expression) -> str | None:
+    """'date' or 'timestamp' from sqlglot's type annotation (None when unknown)."""
+    dtype = node.type
+    if dtype is None:
+        return None
+    if dtype.this == exp.DataType.Type.DATE:
+        return "date"
+    if dtype.this in exp.DataType.TEMPORAL_TYPES:
+        return "timestamp"
+    return None
+
+
+def _matches_at_most_once(pattern: str) -> bool:
+    """Whether a regex can match only once in a string: anchored at the start, no top-level ``|``.
+
+    Then replacing the first match and replacing every match give the same string.
+    """
+    if not pattern.startswith("^") or pattern.startswith("^*"):
+        return False
+    depth, i = 0, 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "[":  # skip a character class
+            j = pattern.find("]", i + 2)
+            i = j + 1 if j > 0 else len(pattern)
+            continue
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            return False
+        i += 1
+    return "(?m" not in pattern
 
 
 class ScalarRenderer:
@@ -270,7 +344,8 @@ class ScalarRenderer:
                 return Code(f"ibis.timestamp({inner.text})")
         if inner.literal:
             return Code(f"ibis.literal({inner.text}, type={str(dtype)!r})")
-        return Code(f"{inner.receiver()}.cast({str(dtype)!r})")
+        method = "try_cast" if isinstance(node, exp.TryCast) else "cast"  # TRY_CAST: NULL on failure
+        return Code(f"{inner.receiver()}.{method}({str(dtype)!r})")
 
     def interval(self, node: exp.Interval) -> Code:
         unit_node = node.args.get("unit")
@@ -297,18 +372,74 @@ class ScalarRenderer:
         unit_node = node.args.get("unit")
         unit = unit_node.name.upper() if unit_node is not None else "DAY"
         keyword = _INTERVAL_UNITS.get(unit)
-        amount = _literal_int(node.expression)
-        if keyword is None or amount is None:
-            raise UnsupportedSQL(f"{type(node).__name__} with a non-constant amount or unit {unit}", node)
-        op = "-" if isinstance(node, exp.DateSub) else "+"
-        return Code(f"{self(node.this).wrap(PREC_ADD)} {op} ibis.interval({keyword}={amount})", PREC_ADD)
+        if keyword is None:
+            raise UnsupportedSQL(f"{type(node).__name__} with unit {unit}", node)
+        amount = node.expression
+        if isinstance(amount, exp.Interval):  # BigQuery: DATE_ADD(d, INTERVAL n DAY)
+            interval = self.interval(amount)
+        elif _literal_int(amount) is not None:
+            interval = Code(f"ibis.interval({keyword}={_literal_int(amount)})")
+        elif isinstance(amount, exp.Literal) and amount.name.lstrip("-").isdigit():  # sqlglot keeps '7'
+            interval = Code(f"ibis.interval({keyword}={int(amount.name)})")
+        else:
+            interval = Code(f"{self(amount).receiver()}.as_interval({keyword[:-1]!r})")
+        op = "-" if isinstance(node, (exp.DateSub, exp.TimestampSub)) else "+"
+        return Code(f"{self(node.this).wrap(PREC_ADD)} {op} {interval.text}", PREC_ADD)
 
     def extract(self, node: exp.Extract) -> Code:
         part = node.this.name.upper()
+        if part in ("DOW", "DAYOFWEEK", "WEEKDAY", "ISODOW", "DAYOFWEEKISO", "DAYOFWEEK_ISO"):
+            cls = exp.DayOfWeekIso if "ISO" in part else exp.DayOfWeek
+            return self.day_of_week(cls(this=node.expression))
+        if part == "WEEK" and self.dialect == "bigquery":
+            raise UnsupportedSQL("EXTRACT(WEEK) in BigQuery", node,
+                                 "BigQuery weeks start on Sunday, Ibis's week_of_year() is the ISO week: use ISOWEEK")
+        if part == "EPOCH":
+            raise UnsupportedSQL("EXTRACT(EPOCH)", node,
+                                 "it keeps fractions of a second, Ibis's epoch_seconds() does not")
         method = _DATE_PARTS.get(part)
         if method is None:
             raise UnsupportedSQL(f"EXTRACT({part})", node)
-        return Code(f"{self(node.expression).receiver()}.{method}()")
+        return Code(f"{self._as_time(node.expression, part)}.{method}()")
+
+    def _as_time(self, node: exp.Expression, part: str) -> str:
+        """The receiver for a time part: a date is read as its midnight timestamp, as in SQL."""
+        subject = self(node).receiver()
+        if part in ("HOUR", "MINUTE", "SECOND") and _temporal_kind(node) == "date":
+            return f"{subject}.cast('timestamp')"
+        return subject
+
+    def to_date(self, node: exp.Expression) -> Code:
+        """``DATE(timestamp)``: the calendar date."""
+        if node.expressions or node.args.get("zone") is not None:
+            raise UnsupportedSQL("DATE() with several arguments or a time zone", node)
+        inner = self(node.this)
+        if isinstance(node.this, exp.Literal) and node.this.is_string:
+            return Code(f"ibis.date({inner.text})")
+        return Code(f"{inner.receiver()}.date()")
+
+    def make_date(self, node: exp.DateFromParts) -> Code:
+        parts = [node.args.get(k) for k in ("year", "month", "day")]
+        if any(p is None for p in parts):
+            raise UnsupportedSQL("MAKE_DATE without year, month and day", node)
+        return Code(f"ibis.date({', '.join(self(p).value() if not self(p).literal else self(p).text for p in parts)})")
+
+    def strftime(self, node: exp.TimeToStr) -> Code:
+        if self.dialect != "duckdb":
+            raise UnsupportedSQL(f"date formatting in {self.dialect}", node,
+                                 "format codes differ between engines; Ibis's strftime() uses DuckDB's")
+        fmt = node.args.get("format")
+        if not isinstance(fmt, exp.Literal) or not fmt.is_string:
+            raise UnsupportedSQL("strftime with a non-constant format", node)
+        return Code(f"{self(node.this).receiver()}.strftime({fmt.name!r})")
+
+    def median(self, node: exp.Median, where: str | None = None) -> Code:
+        arg_type = node.this.type
+        if arg_type is None or arg_type.this not in exp.DataType.NUMERIC_TYPES:
+            raise UnsupportedSQL("MEDIAN of a non-numeric value", node,
+                                 "DuckDB picks an existing value there, Ibis's median() interpolates")
+        kw = f"where={where}" if where else ""
+        return Code(f"{self(node.this).receiver()}.median({kw})")
 
     def current_date(self, node: exp.Expression) -> Code:
         raise UnsupportedSQL("CURRENT_DATE (non-deterministic)", node)
@@ -329,6 +460,8 @@ class ScalarRenderer:
     def concat(self, node: exp.Expression) -> Code:
         parts = [node.this, node.expression] if isinstance(node, exp.DPipe) else list(node.expressions)
         rendered = [self(p) for p in parts]
+        if node.args.get("coalesce"):  # CONCAT treats NULL as '', unlike ||
+            rendered = [r if r.literal else Code(f"{r.receiver()}.fill_null('')") for r in rendered]
         first, rest = rendered[0], rendered[1:]
         return Code(f"{first.receiver()}.concat({', '.join(r.text for r in rest)})")
 
@@ -340,12 +473,182 @@ class ScalarRenderer:
         return Code(f"{self(node.this).receiver()}.{method}()")
 
     def method(self, node: exp.Func) -> Code:
-        return Code(f"{self(node.this).receiver()}.{_METHODS[type(node)]}()")
+        name = _METHODS[type(node)]
+        return Code(f"{self._as_time(node.this, name.upper())}.{name}()")
 
     def round_(self, node: exp.Round) -> Code:
         digits = node.args.get("decimals")
         args = self(digits).text if digits is not None else ""
         return Code(f"{self(node.this).receiver()}.round({args})")
+
+
+    # -- dates: truncation, differences, parts ------------------------------------------
+    def _unit(self, node: exp.Expression, key: str = "unit", default: str | None = None) -> str:
+        unit_node = node.args.get(key)
+        if unit_node is None:
+            if default is None:
+                raise UnsupportedSQL(f"{type(node).__name__} without a unit", node)
+            return default
+        if isinstance(unit_node, exp.Literal) or isinstance(unit_node, (exp.Var, exp.Column, exp.Identifier)):
+            text = unit_node.name.upper()
+        elif isinstance(unit_node, exp.WeekStart):
+            raise UnsupportedSQL(f"{unit_node.sql(self.dialect)} unit", node)
+        else:
+            raise UnsupportedSQL(f"non-constant unit in {type(node).__name__}", node)
+        text = _UNIT_ALIASES.get(text, text)
+        if text == "WEEK" and self.dialect == "bigquery":
+            raise UnsupportedSQL(
+                "WEEK unit in BigQuery", node,
+                "BigQuery weeks start on Sunday, Ibis's start on Monday: use WEEK(MONDAY) or ISOWEEK",
+            )
+        return "WEEK" if text in ("ISOWEEK", "WEEK(MONDAY)") else text
+
+    def truncate(self, node: exp.Expression) -> Code:
+        unit = self._unit(node)
+        code = _TRUNCATE_UNITS.get(unit)
+        if code is None:
+            raise UnsupportedSQL(f"truncation to {unit}", node)
+        subject = self(node.this)
+        if unit in _TIME_UNITS and _temporal_kind(node.this) == "date":  # a date at midnight
+            subject = _widened(subject)
+        return Code(f"{subject.receiver()}.truncate({code!r})")
+
+    def date_diff(self, node: exp.DateDiff) -> Code:
+        """``DATEDIFF``/``DATE_DIFF``: unit boundaries crossed from start to end, as Ibis's delta."""
+        unit = self._unit(node, default="DAY")
+        name = _DELTA_UNITS.get(unit)
+        if name is None:
+            raise UnsupportedSQL(f"date difference in {unit}", node)
+        end, start = self(node.this), self(node.expression)
+        kinds = [_temporal_kind(n) for n in (node.this, node.expression)]
+        if set(kinds) == {"date", "timestamp"} or (unit in _TIME_UNITS and "date" in kinds):
+            # SQL widens the date to a timestamp; Ibis wants one type, and time units need times
+            end, start = [_widened(c) if k == "date" else c for c, k in zip((end, start), kinds)]
+        return Code(f"{end.receiver()}.delta({start.value()}, unit={name!r})")
+
+    def timestamp_diff(self, node: exp.Expression) -> Code:
+        raise UnsupportedSQL(
+            f"{type(node).__name__}", node,
+            "it counts whole units elapsed, Ibis's delta() counts unit boundaries crossed: "
+            "use DATE_DIFF on dates or divide an epoch difference",
+        )
+
+    def day_of_week(self, node: exp.Expression) -> Code:
+        index = f"{self(node.this).receiver()}.day_of_week.index()"  # Monday = 0
+        if isinstance(node, exp.DayOfWeekIso):
+            return Code(f"{index} + 1", PREC_ADD)
+        if self.dialect == "bigquery":  # Sunday = 1 ... Saturday = 7
+            return Code(f"({index} + 1) % 7 + 1", PREC_ADD)
+        return Code(f"({index} + 1) % 7", PREC_MUL)  # Sunday = 0 ... Saturday = 6
+
+    def date_part(self, node: exp.Anonymous) -> Code:
+        """``date_part('unit', x)`` as EXTRACT."""
+        if len(node.expressions) != 2 or not isinstance(node.expressions[0], exp.Literal):
+            raise UnsupportedSQL("date_part with a non-constant part", node)
+        part, subject = node.expressions
+        return self.extract(exp.Extract(this=exp.var(part.name), expression=subject))
+
+    # -- strings and regular expressions -------------------------------------------------
+    def str_position(self, node: exp.StrPosition) -> Code:
+        if node.args.get("position") is not None or node.args.get("occurrence") is not None:
+            raise UnsupportedSQL("POSITION/STRPOS with a start position", node)
+        return Code(f"{self(node.this).receiver()}.find({self(node.args['substr']).text}) + 1", PREC_ADD)
+
+    def starts_with(self, node: exp.Expression) -> Code:
+        method = {exp.StartsWith: "startswith", exp.EndsWith: "endswith", exp.Contains: "contains"}[type(node)]
+        return Code(f"{self(node.this).receiver()}.{method}({self(node.expression).text})")
+
+    def left_right(self, node: exp.Expression) -> Code:
+        method = "left" if isinstance(node, exp.Left) else "right"
+        return Code(f"{self(node.this).receiver()}.{method}({self(node.expression).text})")
+
+    def replace(self, node: exp.Replace) -> Code:
+        return Code(
+            f"{self(node.this).receiver()}.replace({self(node.expression).text}, "
+            f"{self(node.args['replacement']).text})"
+        )
+
+    def pad(self, node: exp.Pad) -> Code:
+        fill = node.args.get("fill_pattern")
+        method = "lpad" if node.args.get("is_left") else "rpad"
+        args = [self(node.expression).text] + ([self(fill).text] if fill is not None else [])
+        return Code(f"{self(node.this).receiver()}.{method}({', '.join(args)})")
+
+    def repeat(self, node: exp.Repeat) -> Code:
+        return Code(f"{self(node.this).receiver()}.repeat({self(node.args['times']).text})")
+
+    def _pattern(self, node: exp.Expression) -> str:
+        pattern = node.expression
+        if not isinstance(pattern, (exp.Literal, exp.RawString)) or (
+            isinstance(pattern, exp.Literal) and not pattern.is_string
+        ):
+            raise UnsupportedSQL("regular expression that is not a string constant", node)
+        return pattern.name
+
+    def regexp_like(self, node: exp.Expression) -> Code:
+        pattern = self._pattern(node)
+        if node.args.get("flag") is not None:
+            raise UnsupportedSQL("regular expression match with flags", node)
+        if node.args.get("full_match"):  # Snowflake's REGEXP_LIKE matches the whole string
+            pattern = f"^(?:{pattern})$"
+        if isinstance(node, exp.RegexpILike):
+            pattern = f"(?i){pattern}"
+        return Code(f"{self(node.this).receiver()}.re_search({pattern!r})")
+
+    def regexp_replace(self, node: exp.RegexpReplace) -> Code:
+        pattern = self._pattern(node)
+        if any(node.args.get(a) is not None for a in ("position", "occurrence")):
+            raise UnsupportedSQL("REGEXP_REPLACE with a position or occurrence", node)
+        modifiers = node.args.get("modifiers")
+        flags = modifiers.name if isinstance(modifiers, exp.Literal) else None
+        if modifiers is not None and flags is None or flags and set(flags) - {"g"}:
+            raise UnsupportedSQL("REGEXP_REPLACE flags other than 'g'", node)
+        first_only = node.args.get("single_replace") or self.dialect in ("duckdb", "postgres")
+        if first_only and not flags and not _matches_at_most_once(pattern):
+            raise UnsupportedSQL(
+                "REGEXP_REPLACE without the 'g' flag", node,
+                "it replaces only the first match, Ibis's re_replace() replaces every match: "
+                "add 'g' if you mean every match",
+            )
+        replacement = node.args.get("replacement")
+        repl = self(replacement).text if replacement is not None else "''"
+        return Code(f"{self(node.this).receiver()}.re_replace({pattern!r}, {repl})")
+
+    def regexp_extract(self, node: exp.RegexpExtract) -> Code:
+        if self.dialect != "duckdb":
+            raise UnsupportedSQL(
+                f"REGEXP_EXTRACT in {self.dialect}", node,
+                "its result when nothing matches differs between engines (NULL or '')",
+            )
+        if any(node.args.get(a) is not None for a in ("position", "occurrence", "parameters")):
+            raise UnsupportedSQL("REGEXP_EXTRACT with options", node)
+        group = node.args.get("group")
+        index = _literal_int(group) if group is not None else 0
+        if index is None:
+            raise UnsupportedSQL("REGEXP_EXTRACT with a non-constant group", node)
+        return Code(f"{self(node.this).receiver()}.re_extract({self._pattern(node)!r}, {index})")
+
+    # -- numbers ------------------------------------------------------------------------
+    def log(self, node: exp.Log) -> Code:
+        if node.expression is None:  # LOG(x): base 10 where sqlglot keeps it as Log
+            return Code(f"{self(node.this).receiver()}.log10()")
+        base = _literal_int(node.this)
+        subject = self(node.expression).receiver()
+        if base == 10:
+            return Code(f"{subject}.log10()")
+        if base == 2:
+            return Code(f"{subject}.log2()")
+        return Code(f"{subject}.log({self(node.this).text})")
+
+    def power(self, node: exp.Pow) -> Code:
+        left, right = self(node.this), self(node.expression)
+        return Code(f"{left.receiver() if left.literal else left.wrap(PREC_UNARY + 1)} ** {right.wrap(PREC_UNARY)}", PREC_UNARY)
+
+    def null_safe_eq(self, node: exp.Expression) -> Code:
+        text = f"{self(node.this).receiver()}.identical_to({self(node.expression).text})"
+        if isinstance(node, exp.NullSafeNEQ):
+            return Code(f"~{text}", PREC_UNARY)
+        return Code(text)
 
     # -- aggregates ---------------------------------------------------------------------
     def aggregate(self, node: exp.AggFunc, where: str | None = None) -> Code:
@@ -357,6 +660,16 @@ class ScalarRenderer:
         if isinstance(node, exp.Avg) and arg.type is not None and arg.type.this == exp.DataType.Type.DECIMAL:
             subject = f"{subject}.cast('float64')"  # SQL averages decimals as DOUBLE
         return Code(f"{subject}.{_SIMPLE_AGGREGATES[type(node)]}({kw})")
+
+    def population(self, node: exp.AggFunc, where: str | None = None) -> Code:
+        kw = f", where={where}" if where else ""
+        return Code(f"{self(node.this).receiver()}.{_POPULATION[type(node)]}(how='pop'{kw})")
+
+    def count_if(self, node: exp.CountIf, where: str | None = None) -> Code:
+        cond = self(node.this).wrap(0)
+        if where:
+            cond = f"({cond}) & ({where})"
+        return Code(f"{self.ctx.table_ref()}.count(where={cond})")
 
     def count(self, node: exp.Count, where: str | None = None) -> Code:
         arg = node.this
@@ -376,6 +689,12 @@ class ScalarRenderer:
             return self.count(inner, where)
         if type(inner) in _SIMPLE_AGGREGATES:
             return self.aggregate(inner, where)
+        if type(inner) in _POPULATION:
+            return self.population(inner, where)
+        if isinstance(inner, exp.CountIf):
+            return self.count_if(inner, where)
+        if isinstance(inner, exp.Median):
+            return self.median(inner, where)
         raise UnsupportedSQL("FILTER on this aggregate", node)
 
     def grouping(self, node: exp.Grouping) -> Code:
@@ -399,12 +718,33 @@ class ScalarRenderer:
         ranking = _RANKING.get(type(func))
         if ranking is not None:
             return Code(f"ibis.{ranking}().over({', '.join(kwargs)}) + 1", PREC_ADD)
+        if isinstance(func, exp.Ntile):  # Ibis numbers tiles from 0, SQL from 1
+            buckets = _literal_int(func.this) if func.this is not None else None
+            if buckets is None or buckets < 1:
+                raise UnsupportedSQL("NTILE with a non-constant or non-positive count", node)
+            return Code(f"ibis.ntile({buckets}).over({', '.join(kwargs)}) + 1", PREC_ADD)
+        if isinstance(func, (exp.PercentRank, exp.CumeDist)):
+            name = "percent_rank" if isinstance(func, exp.PercentRank) else "cume_dist"
+            return Code(f"ibis.{name}().over({', '.join(kwargs)})")
         if isinstance(func, (exp.Lag, exp.Lead)):
             method = "lag" if isinstance(func, exp.Lag) else "lead"
             args = [self(a).text for a in (func.args.get("offset"), func.args.get("default")) if a is not None]
             return Code(f"{self(func.this).receiver()}.{method}({', '.join(args)}).over({', '.join(kwargs)})")
         if isinstance(func, (exp.FirstValue, exp.LastValue)):
-            raise UnsupportedSQL(f"{type(func).__name__} window function", node)
+            frame = self.frame(spec, node) if spec is not None else None
+            method = "first" if isinstance(func, exp.FirstValue) else "last"
+            if method == "last" and (frame is None and order is not None or frame and not frame.endswith("None)")):
+                raise UnsupportedSQL(
+                    "LAST_VALUE whose frame ends at the current row", node,
+                    "write ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING for the partition's last value",
+                )
+            if frame is not None and not (frame.startswith("rows=(None") or frame.startswith("range=(None")):
+                raise UnsupportedSQL(f"{func.sql_name()} over a frame that does not start at the partition", node)
+            if order is not None and frame is None:
+                frame = "rows=(None, None)"  # the default frame starts at the partition's first row
+            if frame:
+                kwargs.append(frame)
+            return Code(f"{self(func.this).receiver()}.{method}().over({', '.join(kwargs)})")
         if not isinstance(func, (exp.AggFunc, exp.Filter)):
             raise UnsupportedSQL(f"window function {type(func).__name__}", node)
         frame = self.frame(spec, node) if spec is not None else None
@@ -453,7 +793,18 @@ class ScalarRenderer:
 
     def unsupported_function(self, node: exp.Expression) -> Code:
         name = node.name if isinstance(node, exp.Anonymous) else type(node).__name__
-        raise UnsupportedSQL(f"function {name.upper()}", node)
+        if name.upper() == "DATE_PART":
+            return self.date_part(node)
+        raise UnsupportedSQL(f"function {name.upper()}", node, _DIFFERENT_SEMANTICS.get(name.upper(), ""))
+
+    def different_semantics(self, node: exp.Expression) -> Code:
+        reason = _DIFFERENT_SEMANTICS.get(type(node).__name__.upper(), "")
+        raise UnsupportedSQL(f"function {node.sql_name()}", node, reason)
+
+    def ignore_nulls(self, node: exp.IgnoreNulls) -> Code:
+        if type(node.this).__name__.upper() in _DIFFERENT_SEMANTICS:
+            return self.different_semantics(node.this)
+        raise UnsupportedSQL("IGNORE NULLS", node)
 
     RULES: dict[type, Callable[["ScalarRenderer", exp.Expression], Code]] = {
         exp.Column: column,
@@ -488,7 +839,10 @@ class ScalarRenderer:
         exp.Extract: extract,
         exp.DateAdd: date_add,
         exp.DateSub: date_add,
+        exp.TimestampAdd: date_add,
+        exp.TimestampSub: date_add,
         exp.CurrentDate: current_date,
+        exp.Date: to_date,
         exp.CurrentTimestamp: current_date,
         exp.Substring: substring,
         exp.DPipe: concat,
@@ -502,4 +856,40 @@ class ScalarRenderer:
         exp.Grouping: grouping,
         exp.Window: window,
         exp.Anonymous: unsupported_function,
+        exp.Initcap: different_semantics,
+        exp.SplitPart: different_semantics,
+        exp.GroupConcat: different_semantics,
+        exp.ArrayAgg: different_semantics,
+        exp.AnyValue: different_semantics,
+        exp.IgnoreNulls: ignore_nulls,
+        exp.DateFromParts: make_date,
+        exp.TimeToStr: strftime,
+        exp.Median: median,
+        **dict.fromkeys(_POPULATION, population),
+        exp.CountIf: count_if,
+        exp.TimestampTrunc: truncate,
+        exp.DateTrunc: truncate,
+        exp.DatetimeTrunc: truncate,
+        exp.DateDiff: date_diff,
+        exp.TimestampDiff: timestamp_diff,
+        exp.DatetimeDiff: timestamp_diff,
+        exp.DayOfWeek: day_of_week,
+        exp.DayOfWeekIso: day_of_week,
+        exp.StrPosition: str_position,
+        exp.StartsWith: starts_with,
+        exp.EndsWith: starts_with,
+        exp.Contains: starts_with,
+        exp.Left: left_right,
+        exp.Right: left_right,
+        exp.Replace: replace,
+        exp.Pad: pad,
+        exp.Repeat: repeat,
+        exp.RegexpLike: regexp_like,
+        exp.RegexpILike: regexp_like,
+        exp.RegexpReplace: regexp_replace,
+        exp.RegexpExtract: regexp_extract,
+        exp.Log: log,
+        exp.Pow: power,
+        exp.NullSafeEQ: null_safe_eq,
+        exp.NullSafeNEQ: null_safe_eq,
     }
