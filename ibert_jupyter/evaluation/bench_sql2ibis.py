@@ -1,7 +1,7 @@
 """``ibert bench sql2ibis``: SQL→Ibis conversion on TPC-H, TPC-DS and ClickBench, checked by execution.
 
 TPC SQL comes from the ibis wheel and its data from the DuckDB extension wheels; ClickBench's
-43 public queries, as written for DuckDB and for PostgreSQL (``data/sql2ibis_clickbench*.sql``,
+43 public queries, as written for DuckDB and for PostgreSQL (``benchmarks/data/clickbench/*.sql`` in the repository,
 source and licence cited there), run over its real Mixed-Case ``hits`` schema filled with
 synthetic rows. For every query both converters run in the same process on the same data:
 * ours: ``sql_to_ibis`` → sandboxed ``verify`` → execute → compare rows with the SQL's own;
@@ -20,10 +20,16 @@ from ibert_jupyter.evaluation.stats import median, percentile
 
 
 # -- the ClickBench suite: public SQL over a Mixed-Case schema, synthetic rows ----------------
-DATA = Path(__file__).with_name("data")
-CLICKBENCH_QUERIES = DATA / "sql2ibis_clickbench.sql"
-CLICKBENCH_POSTGRES_QUERIES = DATA / "sql2ibis_clickbench_postgres.sql"
-CLICKBENCH_CREATE = DATA / "sql2ibis_clickbench_create.sql"
+# ClickBench's files are CC BY-NC-SA 4.0: they stay in the repository (benchmarks/data), out of
+# the Apache-2.0 wheel, so these suites run from a checkout only.
+CLICKBENCH_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "clickbench"
+CLICKBENCH_QUERIES = CLICKBENCH_DIR / "queries_duckdb.sql"
+CLICKBENCH_POSTGRES_QUERIES = CLICKBENCH_DIR / "queries_postgres.sql"
+CLICKBENCH_CREATE = CLICKBENCH_DIR / "create.sql"
+
+
+class ClickBenchUnavailable(FileNotFoundError):
+    """The ClickBench files ship with the repository only (their licence is not iBERT's)."""
 CLICKBENCH_ROWS = 50_000
 
 # Value pools for the text columns the queries filter or group on; every other column gets a
@@ -55,6 +61,10 @@ _RANGES = {"SMALLINT": 7, "INTEGER": 500, "BIGINT": 100_000}
 
 def clickbench_queries(path: Path = CLICKBENCH_QUERIES) -> dict[int, str]:
     """Query number (1-based, ClickBench's order) -> SQL, from the cited file."""
+    if not path.is_file():
+        raise ClickBenchUnavailable(
+            f"ClickBench queries not found at {path}: they ship with the iBERT repository only "
+            "(CC BY-NC-SA 4.0); run the benchmark from a checkout, or choose --suite tpch/tpcds")
     lines = [ln.strip() for ln in path.read_text().splitlines()]
     sqls = [ln.rstrip(";") for ln in lines if ln and not ln.startswith("--")]
     return {i + 1: sql for i, sql in enumerate(sqls)}

@@ -31,3 +31,11 @@ def test_clickbench_suite(clickbench_con, path, dialect):
     assert not broken, broken
     assert matched / len(queries) >= 0.9, refused
     assert all(m.startswith("unsupported SQL") for m in refused.values()), refused
+
+
+def test_missing_clickbench_files_are_named_not_a_crash(tmp_path):
+    # the files ship with the repository only (CC BY-NC-SA 4.0), not in the wheel
+    from ibert_jupyter.evaluation.bench_sql2ibis import ClickBenchUnavailable, clickbench_queries
+
+    with pytest.raises(ClickBenchUnavailable, match="repository only"):
+        clickbench_queries(tmp_path / "queries_duckdb.sql")

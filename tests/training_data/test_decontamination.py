@@ -80,9 +80,13 @@ def test_rule_needs_most_of_an_item_not_a_stock_phrase():
 
 
 def test_default_items_cover_every_eval_file_and_tpc():
-    from ibert_jupyter.training.data.decontam import evaluation_dir
+    from ibert_jupyter.training.data.decontam import evaluation_dir, repository_benchmark_dir
 
     sources = {i.source.split(":")[0] for i in benchmark_items()}
     for path in evaluation_dir().rglob("*.jsonl"):
         assert path.name in sources
+    # the checkout-only suites (ClickBench) are decontaminated against too
+    for path in repository_benchmark_dir().rglob("*.sql"):
+        assert path.name in sources
+    assert "queries_duckdb.sql" in sources
     assert {"tpch-q01.sql", "tpch-q01.py", "tpcds-q01.sql"} <= sources

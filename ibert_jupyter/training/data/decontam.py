@@ -56,8 +56,30 @@ def evaluation_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "evaluation" / "data"
 
 
+def repository_benchmark_dir() -> Path:
+    """Third-party suites kept in the checkout only (e.g. ClickBench, whose licence is not ours)."""
+    return Path(__file__).resolve().parents[3] / "benchmarks" / "data"
+
+
 def benchmark_items(root: Path | None = None, include_tpc: bool = True) -> list[Item]:
-    root = evaluation_dir() if root is None else Path(root)
+    roots = [evaluation_dir(), repository_benchmark_dir()] if root is None else [Path(root)]
+    items: list[Item] = []
+    for root in roots:
+        items += _items_under(root)
+    if include_tpc:
+        from ibert_jupyter.data import tpc
+
+        for suite in ("h", "ds"):
+            try:
+                items += [Item(f"tpc{suite}-q{n:02d}.sql", sql) for n, sql in tpc.sql_queries(suite).items()]
+                items += [Item(f"{q.name}.py", q.code) for q in tpc.reference_queries(suite)]
+            except tpc.TpcUnavailable:
+                continue
+    return items
+
+
+def _items_under(root: Path) -> list[Item]:
+    """Every string of every ``*.jsonl`` row and every ``*.sql`` file under ``root``."""
     items: list[Item] = []
     if root.is_dir():
         for path in sorted(root.rglob("*.jsonl")):
@@ -71,15 +93,6 @@ def benchmark_items(root: Path | None = None, include_tpc: bool = True) -> list[
                 items += [Item(f"{path.name}:{lineno}", s) for s in _strings(row) if len(s) >= 12 and not _DOTTED.match(s)]
         for path in sorted(root.rglob("*.sql")):
             items.append(Item(path.name, path.read_text()))
-    if include_tpc:
-        from ibert_jupyter.data import tpc
-
-        for suite in ("h", "ds"):
-            try:
-                items += [Item(f"tpc{suite}-q{n:02d}.sql", sql) for n, sql in tpc.sql_queries(suite).items()]
-                items += [Item(f"{q.name}.py", q.code) for q in tpc.reference_queries(suite)]
-            except tpc.TpcUnavailable:
-                continue
     return items
 
 
