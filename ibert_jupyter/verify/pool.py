@@ -46,7 +46,8 @@ class _Worker:
         env = {**SCRUBBED_ENV, "HOME": self.home, "TMPDIR": self.home}
         root = str(Path(__file__).resolve().parents[2])
         self.proc = subprocess.Popen(
-            [*prefix, sys.executable, "-I", "-c", BOOTSTRAP, root, json.dumps(asdict(limits))],
+            [*prefix, sys.executable, "-I", "-c", BOOTSTRAP, root, json.dumps(asdict(limits)),
+             json.dumps([p for p in sys.path if p and os.path.isdir(p)])],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             cwd=self.home, env=env, close_fds=True, start_new_session=True,
         )

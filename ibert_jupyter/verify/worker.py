@@ -250,6 +250,8 @@ def main(package_root: str, limits_json: str = "{}") -> None:
 
 
 BOOTSTRAP = (
-    "import sys; sys.path.insert(0, sys.argv[1]); "
+    # `-I` drops PYTHONPATH: the parent's import path comes as argv[3], so the worker imports the
+    # same ibis and ibert_jupyter as the kernel or server (e.g. packages reached via PYTHONPATH)
+    "import sys, json; sys.path[:0] = [sys.argv[1]] + [p for p in json.loads(sys.argv[3]) if p not in sys.path]; "
     "from ibert_jupyter.verify.worker import main; main(sys.argv[1], sys.argv[2])"
 )
