@@ -57,7 +57,7 @@ def load_model(args):
 
     import torch
 
-    from ibert_jupyter.evaluation.bench_decode import build_random_model
+    from ibert_jupyter.model.random_shapes import build_random_model
     from ibert_jupyter.model.loader import LoadedModel
     from ibert_jupyter.model.tokenizer import MistralCommonTokenizer
 

@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from ibert_jupyter.evaluation.bench_decode import CONFIGS
+from ibert_jupyter.model.random_shapes import CONFIGS
 
 H100_GIB = 80
 MAX_SEQ_GRID = (4096, 8192, 16384, 24576, 32768, 49152, 65536, 98304, 131072)
@@ -329,7 +329,7 @@ def run(args) -> int:
     vocab = model.config.vocab_size
     for dtype in dtypes:
         if dtype == "nf4":
-            from ibert_jupyter.evaluation.bench_decode import quantize_nf4_
+            from ibert_jupyter.model.random_shapes import quantize_nf4_
 
             quantize_nf4_(model)
             _free()

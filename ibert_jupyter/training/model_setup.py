@@ -73,7 +73,7 @@ def random_model(shape: str, device, quantization: str):
     import torch
     from transformers import MistralConfig, MistralForCausalLM
 
-    from ibert_jupyter.evaluation.bench_decode import CONFIGS, quantize_nf4_
+    from ibert_jupyter.model.random_shapes import CONFIGS, quantize_nf4_
 
     if shape not in CONFIGS:
         raise ValueError(f"unknown random shape {shape!r}; known: {sorted(CONFIGS)}")
