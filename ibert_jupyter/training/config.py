@@ -12,6 +12,7 @@ ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "d
 QUANTIZATIONS = ("nf4", "bf16")
 SCHEDULES = ("cosine", "linear", "constant")
 WANDB_MODES = ("offline", "online", "disabled")
+KERNELS = ("auto", "torch", "liger")
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ class TrainConfig:
     max_new_tokens: int = 256
     max_train_examples: int = 0  # 0: all
     gradient_checkpointing: bool = True
+    fused_lora: bool = True  # grouped LoRA GEMMs (training/fused_decoder.py); peft's forward when off or not applicable
+    kernels: str = "auto"  # elementwise kernels of the fused path: auto (Liger on a GPU when installed), torch, liger
     device: str = "auto"
     loss_chunk: int = 2048  # rows of the chunked cross-entropy (bounds the logits held at once)
     wandb_project: str = "ibert"
@@ -62,6 +65,8 @@ class TrainConfig:
             problems.append(f"lr_schedule must be one of {SCHEDULES}, got {self.lr_schedule!r}")
         if self.wandb_mode not in WANDB_MODES:
             problems.append(f"wandb_mode must be one of {WANDB_MODES}, got {self.wandb_mode!r}")
+        if self.kernels not in KERNELS:
+            problems.append(f"kernels must be one of {KERNELS}, got {self.kernels!r}")
         for name in ("lora_r", "lora_alpha", "seq_len", "batch_rows", "grad_accum", "loss_chunk"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be at least 1, got {getattr(self, name)}")

@@ -222,7 +222,9 @@ def run(config: TrainConfig) -> TrainResult:  # noqa: PLR0915 - the run reads to
     if device.type == "cuda":  # peaks below are training's, not the load's (a random NF4 base is built in bf16 first)
         torch.cuda.reset_peak_memory_stats(device)
     attention.use(peft_model, attention.NAME)
-    objective = PackedCausalLMLoss(peft_model, config.loss_chunk)
+    objective = PackedCausalLMLoss(peft_model, config.loss_chunk, config.fused_lora, config.kernels,
+                                   log=lambda msg: tqdm.write(msg) if main else None)
+    forward_path = objective.path
     params = [p for p in peft_model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
     scheduler = get_scheduler(config.lr_schedule, optimizer, num_warmup_steps=config.warmup_steps,
@@ -237,7 +239,7 @@ def run(config: TrainConfig) -> TrainResult:  # noqa: PLR0915 - the run reads to
         "random_base": base.random, "tokenizer_source": base.tokenizer_source,
         "train_examples": len(train_rows), "train_rows": len(train_pack.rows), "train_dropped": train_pack.dropped,
         "dev_rows": len(dev_pack.rows), "total_steps": steps, "world_size": accelerator.num_processes,
-        "trainable_params": sum(p.numel() for p in params),
+        "trainable_params": sum(p.numel() for p in params), "forward_path": forward_path,
     }
     log = RunLog(config, output_dir, main, data_info)
     if main:
