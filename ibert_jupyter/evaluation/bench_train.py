@@ -236,7 +236,7 @@ def measure_dtype(model, dtype: str, args, lengths: list[int], device, vocab: in
         try:
             tok, peak = timed(step(paths.fast_step), fixed, 1, device)
         except Exception as exc:  # noqa: BLE001 - OOM at this setting: stop trying more
-            _log(f"{dtype} fast keep={keep}: {type(exc).__name__}")
+            _log(f"{dtype} fast keep={keep}: {type(exc).__name__}: {str(exc)[:300]}")
             paths.zero()
             _free()
             break
@@ -246,6 +246,8 @@ def measure_dtype(model, dtype: str, args, lengths: list[int], device, vocab: in
             best = (keep, tok, peak)
         if not fits:
             break
+    if best is None:
+        raise RuntimeError(f"{dtype}: the fast path failed at every --keep-layers setting (see the log above)")
     keep, fast_tok, fast_peak = best
     set_recompute(peft_model, 0)
     peft_tok, peft_peak = timed(step(lambda b: paths.fast_step(b, paths.peft_objective)), fixed, 1, device)

@@ -52,13 +52,16 @@ class LigerOps(Ops):
         self._norm, self._rope, self._swiglu = LigerRMSNormFunction, LigerRopeFunction, LigerFusedGateUpSiLUMulFunction
 
     def rms_norm(self, x, norm):
-        return self._norm.apply(x, norm.weight, norm.variance_epsilon, 0.0, "llama", True)
+        flat = x.reshape(-1, x.shape[-1])
+        return self._norm.apply(flat, norm.weight, norm.variance_epsilon, 0.0, "llama", True).view(x.shape)
 
     def rope(self, q, k, cos, sin):
         return self._rope.apply(q, k, cos, sin)
 
     def swiglu(self, gate_up, act):
-        return self._swiglu.apply(gate_up, True)  # in place: backward runs once per (re)computation
+        flat = gate_up.reshape(-1, gate_up.shape[-1])  # the kernel's gradient comes back 2-D
+        out = self._swiglu.apply(flat, True)  # in place: backward runs once per (re)computation
+        return out.view(*gate_up.shape[:-1], out.shape[-1])
 
 
 def pick_ops(kernels: str, device: torch.device) -> Ops:

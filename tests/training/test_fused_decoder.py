@@ -125,3 +125,40 @@ def test_unknown_kernels_name_is_refused():
 
     with pytest.raises(ValueError, match="kernels must be one of"):
         pick_ops("cudnn", torch.device("cpu"))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("quantization", ["bf16", "nf4"])
+def test_liger_kernels_on_a_gpu_match_peft(quantization):
+    """GPU only: bf16 arithmetic with Liger's kernels (and NF4 dequantised per group) against peft."""
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU")
+    pytest.importorskip("liger_kernel")
+    from ibert_jupyter.model.random_shapes import quantize_nf4_
+    from ibert_jupyter.training import attention
+    from ibert_jupyter.training.objective import PackedCausalLMLoss
+
+    peft_model = _peft_model(r=8)
+    base = peft_model.get_base_model()
+    base.to("cuda", torch.bfloat16)
+    if quantization == "nf4":
+        peft_model = peft_model.unload()
+        quantize_nf4_(peft_model)
+        from peft import LoraConfig, get_peft_model
+
+        peft_model = get_peft_model(peft_model, LoraConfig(r=8, lora_alpha=16, target_modules="all-linear"))
+        with torch.no_grad():
+            for name, p in peft_model.named_parameters():
+                if "lora_B" in name:
+                    p.normal_(0, 0.2)
+        peft_model.train()
+    attention.use(peft_model, attention.NAME)
+    batch = {k: v.cuda() if torch.is_tensor(v) else v for k, v in _batch().items()}
+    ref_loss, ref_grads = _loss_and_grads(PackedCausalLMLoss(peft_model, fused=False), peft_model, batch)
+    fused = PackedCausalLMLoss(peft_model, kernels="liger")
+    assert fused.path == "grouped-lora+liger"
+    loss, grads = _loss_and_grads(fused, peft_model, batch)
+    assert loss == pytest.approx(ref_loss, rel=2e-2)
+    for name, grad in grads.items():
+        cos = torch.nn.functional.cosine_similarity(grad.flatten().float(), ref_grads[name].flatten().float(), dim=0)
+        assert cos > 0.98, (name, float(cos))
