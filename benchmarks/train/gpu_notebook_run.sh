@@ -7,7 +7,7 @@ set -euo pipefail
 OUT_DIR=${1:?output folder}
 RUN=.runs/notebook-qlora
 rm -rf "$RUN"
-python3 -m ibert_jupyter.cli train --dataset .data/ibert-data --output "$RUN" \
+python3 -m ibert_jupyter.cli train --dataset "${DATASET:-.data/ibert-data}" --output "$RUN" \
   --base-model random:devstral-small-2507 --quantization nf4 --steps 200 --wandb-mode offline --check-adapter \
   -p seq_len 2048 -p learning_rate 2e-4 -p warmup_steps 10 -p eval_every 50 -p eval_rows 4 -p save_every 100 \
   -p verify_examples 4 -p max_new_tokens 48 -p run_name notebook-qlora-random-devstral || echo "ibert train failed: rc=$?"
