@@ -73,7 +73,7 @@ def pick_ops(kernels: str, device: torch.device) -> Ops:
         return LigerOps()
     except ImportError as exc:
         if kernels == "liger":
-            raise ImportError("kernels='liger' needs liger-kernel (pip install 'ibert-jupyter[train]')") from exc
+            raise ImportError("kernels='liger' needs liger-kernel (pip install 'ibert-jupyter[training]')") from exc
         return Ops()
 
 
