@@ -14,13 +14,13 @@ __all__ = ["IndexUnavailable", "search", "search_for_task"]
 
 def search(query: str, k: int = 5) -> list:
     """Top-k Ibis symbols (``SearchHit``) answering ``query``, ranked by hybrid + graph search."""
-    from ibert_jupyter.retrieval.retriever import search as _search
+    from ibert_jupyter.retrieval.rank.retriever import search as _search
 
     return _search(query, k)
 
 
 def search_for_task(request: str, k: int = 5) -> list:
     """Top-k symbols for a task-style request (several operations in one sentence); see ``task_query``."""
-    from ibert_jupyter.retrieval.task_query import search_for_task as _search_for_task
+    from ibert_jupyter.retrieval.rank.task_query import search_for_task as _search_for_task
 
     return _search_for_task(request, k)

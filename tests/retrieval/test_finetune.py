@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ibert_jupyter.retrieval.corpus import build_corpus
-from ibert_jupyter.retrieval.finetune import Pair, mine_pairs, train
+from ibert_jupyter.retrieval.corpus.chunks import build_corpus
+from ibert_jupyter.training.embedder import Pair, mine_pairs, train
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def test_mined_pairs_cover_all_sources_and_exclude_benchmark_queries(chunks):
 
 @pytest.mark.slow
 def test_tiny_training_run_saves_a_loadable_model(chunks, tmp_path):
-    from ibert_jupyter.retrieval.dense import encode
+    from ibert_jupyter.retrieval.encode.dense import encode
 
     report = train(mine_pairs(chunks), tmp_path / "ft", steps=2, batch_size=4, progress=False)
     assert report["steps"] == 2 and (tmp_path / "ft" / "modules.json").exists()
