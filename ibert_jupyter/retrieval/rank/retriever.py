@@ -27,8 +27,8 @@ from ibert_jupyter.retrieval.errors import IndexUnavailable
 from ibert_jupyter.retrieval.index.build import read_manifest
 from ibert_jupyter.retrieval.index.views import FILE as VIEWS_FILE
 from ibert_jupyter.retrieval.index.views import OUTSIDE_SOURCES, ViewIndex
-from ibert_jupyter.retrieval.rank.ranking import (WEIGHTS, WEIGHTS_NO_VIEWS, ChunkFeatures, candidates, features, fused_scores,
-                                                  top_rows, weight_vector)
+from ibert_jupyter.retrieval.rank.ranking import (WEIGHTS, WEIGHTS_NO_VIEWS, ChunkFeatures, candidates, features,
+                                                  fused_scores, top_rows, weight_vector)
 
 MODES = ("bm25", "dense", "hybrid", "hybrid_graph")
 # relations (seen from the hit) that expand it: a class's members, what an example or function uses
