@@ -18,8 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ibert_jupyter.retrieval.errors import IndexUnavailable
-    from ibert_jupyter.retrieval.rank.hits_text import hits_text
+    from ibert_jupyter.retrieval import IndexUnavailable, hits_text
 
     query = " ".join(args.query).strip()
     if args.k < 1:

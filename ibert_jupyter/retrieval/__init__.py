@@ -3,13 +3,19 @@
 ``search(query, k)`` is the one entry point generation, repair and chat use; it raises
 ``IndexUnavailable`` when no index exists for the installed Ibis (build it with ``ibert index``).
 Heavy imports (numpy, qdrant, torch) happen only when a search runs.
+
+The stages, each a sub-package importing only the ones before it: ``corpus`` (symbols, docs,
+graph) -> ``encode`` (dense and sparse vectors) -> ``index`` (build, store, status) -> ``rank``
+(score and rank a query) -> ``tuning`` (fit the ranking weights offline). ``paths`` and ``errors``
+serve them all.
 """
 
 from __future__ import annotations
 
 from ibert_jupyter.retrieval.errors import IndexUnavailable
+from ibert_jupyter.retrieval.rank.hits_text import hits_text
 
-__all__ = ["IndexUnavailable", "search", "search_for_task"]
+__all__ = ["IndexUnavailable", "hits_text", "search", "search_for_task"]
 
 
 def search(query: str, k: int = 5) -> list:
