@@ -20,7 +20,7 @@ NOTEBOOK_ONLY = ("check_adapter",)  # notebook parameters that are not TrainConf
 def notebook_template() -> Path:
     """The repository's notebook (an editable install keeps training_notebooks/ beside the package)."""
     here = Path(__file__).resolve()
-    for folder in (here.parents[2] / "training_notebooks", here.parent):
+    for folder in (here.parents[2] / "training_notebooks", here.parents[1] / "training"):
         if (folder / NOTEBOOK).is_file():
             return folder / NOTEBOOK
     raise SystemExit(f"cannot find {NOTEBOOK}: pass --notebook PATH")
