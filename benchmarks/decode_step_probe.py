@@ -26,8 +26,8 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from ibert_jupyter.model.decode_attention import TritonAttention, reference  # noqa: E402
-from ibert_jupyter.model.decode_gemv import DEFAULT_CONFIGS, GemvConfig, decode_gemv  # noqa: E402
+from ibert_jupyter.model.kernels.decode_attention import TritonAttention, reference  # noqa: E402
+from ibert_jupyter.model.kernels.decode_gemv import DEFAULT_CONFIGS, GemvConfig, decode_gemv  # noqa: E402
 
 START = time.time()
 VARIANTS = {
@@ -65,7 +65,7 @@ def log(msg: str) -> None:
 
 
 def check_kernel() -> list[dict]:
-    from ibert_jupyter.model import triton_attention
+    from ibert_jupyter.model.kernels import triton_attention
 
     rows_out = []
     heads, kvh, dim = 32, 8, 128

@@ -11,7 +11,7 @@ import ibert_jupyter
 # returning a JSON-ready dict. Resolved lazily so `status` never loads a model.
 STATUS_PROVIDERS: dict[str, str] = {
     "model": "ibert_jupyter.model.status:model_status",
-    "index": "ibert_jupyter.retrieval.status:index_status",
+    "index": "ibert_jupyter.retrieval.index.status:index_status",
 }
 
 

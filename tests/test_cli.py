@@ -50,3 +50,32 @@ def test_status_reads_as_text_for_people_and_json_for_scripts(tmp_path):
                              text=True, timeout=120, env=env)
     status = json.loads(scripts.stdout)
     assert status["model"]["status"] == "unavailable" and status["index"]["status"] == "missing"
+
+
+_IMPORTED_AFTER = """
+import json, sys
+from ibert_jupyter.cli import build_parser
+build_parser({argv!r})
+print(json.dumps(sorted(m for m in sys.modules if m.startswith(("ibert_jupyter", "torch", "numpy", "ibis", "duckdb")))))
+"""
+
+
+def _modules_after_build_parser(argv: list[str]) -> set[str]:
+    proc = subprocess.run([sys.executable, "-c", _IMPORTED_AFTER.format(argv=argv)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return set(json.loads(proc.stdout))
+
+
+def test_command_modules_load_only_when_their_command_runs():
+    from ibert_jupyter.cli import BENCHMARKS, COMMANDS
+
+    # every table entry names a real module of the cli package (commands) or evaluation (benchmarks)
+    assert all(module.startswith("ibert_jupyter.cli.") for module, _ in COMMANDS.values())
+    assert all(module.startswith("ibert_jupyter.evaluation.bench_") for module, _ in BENCHMARKS.values())
+    bare = _modules_after_build_parser([])
+    assert not {m for m in bare if m.startswith(("ibert_jupyter.cli.", "ibert_jupyter.evaluation"))}
+    assert not {m for m in bare if m.split(".")[0] in ("torch", "numpy", "ibis", "duckdb")}
+    search = _modules_after_build_parser(["search"])
+    assert "ibert_jupyter.cli.search" in search
+    assert not {m for m in search if m.startswith("ibert_jupyter.cli.") and m != "ibert_jupyter.cli.search"}

@@ -41,7 +41,7 @@ def test_demo_execute_runs_every_cell(tmp_path):
 
 
 def test_demo_execute_fails_when_a_cell_fails(tmp_path):
-    from ibert_jupyter.demo import command
+    from ibert_jupyter.cli import demo as command
 
     database = build_demo_database(tmp_path / "demo.duckdb")
     notebook = tmp_path / "broken.ipynb"

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from importlib import resources
@@ -26,37 +25,13 @@ from pathlib import Path
 import numpy as np
 
 from ibert_jupyter.evaluation.stats import percentile
+from ibert_jupyter.retrieval.tuning.metrics import default_queries_path, load_queries, metrics
 
 MODES = ("bm25", "dense", "hybrid", "hybrid_graph")
 
 
-def default_queries_path() -> Path:
-    return Path(str(resources.files("ibert_jupyter.evaluation") / "data" / "retrieval_queries.jsonl"))
-
-
 def heldout_queries_path() -> Path:
     return Path(str(resources.files("ibert_jupyter.evaluation") / "data" / "retrieval_queries_heldout.jsonl"))
-
-
-def load_queries(path: Path) -> list[dict]:
-    queries = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        item = json.loads(line)
-        if not item.get("query") or not item.get("relevant"):
-            raise ValueError(f"{path}:{n}: each line needs 'query' and a non-empty 'relevant' list")
-        queries.append(item)
-    return queries
-
-
-def metrics(ranked: list[str], relevant: set[str]) -> dict[str, float]:
-    top5 = ranked[:5]
-    recall = len(relevant.intersection(top5)) / len(relevant)
-    rr = next((1.0 / (i + 1) for i, s in enumerate(ranked) if s in relevant), 0.0)
-    dcg = sum(1.0 / math.log2(i + 2) for i, s in enumerate(ranked[:10]) if s in relevant)
-    idcg = sum(1.0 / math.log2(i + 2) for i in range(min(len(relevant), 10)))
-    return {"recall_at_5": recall, "mrr": rr, "ndcg_at_10": dcg / idcg, "hit_at_5": float(any(s in relevant for s in top5))}
 
 
 def per_query(retriever, queries: list[dict], mode: str, vectors: list[np.ndarray] | None) -> list[dict[str, float]]:
@@ -119,7 +94,7 @@ def qdrant_latency(retriever, queries: list[dict], vectors: list[np.ndarray]) ->
     """Qdrant local mode's own query_points (dense + BM25 prefetch, RRF fusion), for comparison."""
     from qdrant_client import models
 
-    from ibert_jupyter.retrieval import store
+    from ibert_jupyter.retrieval.index import store
 
     q = retriever.manifest["qdrant"]
     client = store.open_client(Path(q["path"]) if q["path"] else None, q["url"])
@@ -164,18 +139,19 @@ def benchmark_questions() -> list[str]:
 
 
 def _ensure_finetuned(args, queries: list[dict]) -> tuple[Path | None, dict | None]:
-    from ibert_jupyter.retrieval import finetune, paths
-    from ibert_jupyter.retrieval.corpus import build_corpus
-    from ibert_jupyter.retrieval.dense import is_model_dir
+    from ibert_jupyter.retrieval import paths
+    from ibert_jupyter.retrieval.corpus.chunks import build_corpus
+    from ibert_jupyter.retrieval.encode.models import is_model_dir
+    from ibert_jupyter.training import embedder
 
     if args.no_finetune:
         return None, None
     out = paths.finetuned_model_dir()
     if is_model_dir(out) and not args.retrain:
         return out, {"reused": str(out)}
-    pairs = finetune.mine_pairs(build_corpus(), [q["query"] for q in queries] + benchmark_questions())
+    pairs = embedder.mine_pairs(build_corpus(), [q["query"] for q in queries] + benchmark_questions())
     print(f"[bench retrieval] fine-tuning on {len(pairs)} mined pairs", file=sys.stderr)
-    return out, finetune.train(pairs, out, steps=args.finetune_steps, batch_size=args.finetune_batch_size)
+    return out, embedder.train(pairs, out, steps=args.finetune_steps, batch_size=args.finetune_batch_size)
 
 
 def quality(retriever, queries: list[dict], vectors: list[np.ndarray], label: str) -> tuple[dict, dict]:
@@ -202,8 +178,8 @@ def finetuned_quality(tuned, queries: list[dict], label: str) -> tuple[dict, dic
 
 def run(args: argparse.Namespace) -> int:
     from ibert_jupyter.retrieval import paths
-    from ibert_jupyter.retrieval.build import build_index, is_outdated, read_manifest
-    from ibert_jupyter.retrieval.retriever import Retriever
+    from ibert_jupyter.retrieval.index.build import build_index, is_outdated, read_manifest
+    from ibert_jupyter.retrieval.rank.retriever import Retriever
 
     queries = load_queries(args.queries or default_queries_path())
     ft_dir, ft_report = _ensure_finetuned(args, queries)

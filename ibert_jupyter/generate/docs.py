@@ -84,13 +84,13 @@ def hit_doc(hit, retriever=None) -> ApiDoc:
 
 def core_sheet(retriever=None) -> ApiDoc | None:
     """The everyday operations, one line each (``retrieval.task_query``); None without an index."""
-    from ibert_jupyter.retrieval.task_query import core_chunks
+    from ibert_jupyter.retrieval.rank.task_query import core_chunks
 
     retriever = retriever or _open_retriever()
     chunks = core_chunks(retriever) if retriever is not None else []
     if not chunks:
         return None
-    from ibert_jupyter.retrieval.task_query import ALIASES
+    from ibert_jupyter.retrieval.rank.task_query import ALIASES
 
     lines, names = [], []
     for c in chunks:
@@ -123,7 +123,7 @@ def retrieve_api_docs(query: str, k: int) -> list[ApiDoc]:
 def _open_retriever():
     """The open index (for chunks behind hits), or None."""
     from ibert_jupyter.retrieval.errors import IndexUnavailable
-    from ibert_jupyter.retrieval.retriever import get_retriever
+    from ibert_jupyter.retrieval.rank.retriever import get_retriever
 
     try:
         return get_retriever()

@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
-from ibert_jupyter.retrieval.errors import IndexUnavailable
-from ibert_jupyter.retrieval.hits_text import hits_text
+from ibert_jupyter.retrieval import IndexUnavailable, hits_text
 
 
 def source_link(path: str, line: int, label: str) -> str:

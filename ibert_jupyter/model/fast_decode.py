@@ -23,9 +23,9 @@ from typing import Sequence
 import torch
 
 from ibert_jupyter.model.decoding import DecodeResult, RowTracker, StepCallback, cache_bucket, check_request, pick
-from ibert_jupyter.model.decode_attention import TritonAttention, triton_available
-from ibert_jupyter.model.decode_gemv import DEFAULT_CONFIGS, GemvConfig
 from ibert_jupyter.model.fused_mistral import FusedMistral, KVCache
+from ibert_jupyter.model.kernels.decode_attention import TritonAttention, triton_available
+from ibert_jupyter.model.kernels.decode_gemv import DEFAULT_CONFIGS, GemvConfig
 
 PREFILL_CHUNK = 512  # bounds the attention scores' memory for long prompts
 MAX_STEPS_KEPT = 3  # (rows, cache length, greedy) variants kept with their caches and graphs

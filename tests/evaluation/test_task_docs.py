@@ -3,8 +3,8 @@ reference programs, and a program's API names are read from its source."""
 
 from __future__ import annotations
 
-from ibert_jupyter.retrieval.api_names import api_symbols, bare
-from ibert_jupyter.retrieval.task_query import core_names
+from ibert_jupyter.retrieval.corpus.api_names import api_symbols, bare
+from ibert_jupyter.retrieval.rank.task_query import core_names
 
 
 def test_core_names_are_the_everyday_operations_of_the_reference_programs():

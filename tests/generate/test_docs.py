@@ -6,7 +6,7 @@ import pytest
 
 from ibert_jupyter.generate import docs as docs_module
 from ibert_jupyter.generate import generate_verified
-from ibert_jupyter.retrieval.retriever import SearchHit
+from ibert_jupyter.retrieval.rank.retriever import SearchHit
 
 
 def _hit(name: str, signature: str, summary: str) -> SearchHit:

@@ -11,7 +11,7 @@ import textwrap
 import pytest
 import torch
 
-from ibert_jupyter.model.decode_attention import reference, rotate
+from ibert_jupyter.model.kernels.decode_attention import reference, rotate
 
 
 def random_step(rows=2, heads=8, kv_heads=2, dim=32, length=128, dtype=torch.float32, seed=0, device="cpu"):
@@ -47,8 +47,8 @@ def test_reference_equals_matmul_attention_with_a_mask(window):
 
 INTERPRETER_CHECK = textwrap.dedent("""
     import torch
-    from ibert_jupyter.model import triton_attention as ta
-    from ibert_jupyter.model.decode_attention import reference
+    from ibert_jupyter.model.kernels import triton_attention as ta
+    from ibert_jupyter.model.kernels.decode_attention import reference
 
     cases = [(1, p, 4, 16, 0) for p in (0, 1, 15, 16, 17, 100)]
     cases += [(3, 77, 4, 16, 0), (2, 77, 1, 16, 0), (2, 90, 4, 16, 20), (2, 100, 8, 64, 0)]
@@ -69,8 +69,8 @@ INTERPRETER_CHECK = textwrap.dedent("""
             assert torch.equal(keys, k_ref) and torch.equal(values, v_ref)
             assert not counters.any()
 
-    from ibert_jupyter.model import triton_gemv
-    from ibert_jupyter.model.decode_gemv import reference as gemv_reference
+    from ibert_jupyter.model.kernels import triton_gemv
+    from ibert_jupyter.model.kernels.decode_gemv import reference as gemv_reference
 
     for mode in ("plain", "gated", "norm"):
         for split_k in (1, 4):
@@ -98,7 +98,7 @@ def test_triton_kernel_in_the_cpu_interpreter(run_in_triton_interpreter):
 def test_triton_kernel_on_gpu(rows, length, pos, min_chunk):
     if not torch.cuda.is_available():
         pytest.skip("needs CUDA")
-    from ibert_jupyter.model.decode_attention import decode_attention
+    from ibert_jupyter.model.kernels.decode_attention import decode_attention
 
     heads, kvh, dim = 32, 8, 128
     qkv, keys, values, cos, sin = random_step(rows, heads, kvh, dim, length, torch.bfloat16, pos, "cuda")
@@ -120,8 +120,8 @@ def test_triton_kernel_on_gpu(rows, length, pos, min_chunk):
 def test_triton_gemv_on_gpu(mode, n, k, split_k):
     if not torch.cuda.is_available():
         pytest.skip("needs CUDA")
-    from ibert_jupyter.model.decode_gemv import decode_gemv
-    from ibert_jupyter.model.decode_gemv import reference as gemv_reference
+    from ibert_jupyter.model.kernels.decode_gemv import decode_gemv
+    from ibert_jupyter.model.kernels.decode_gemv import reference as gemv_reference
 
     gated = mode == "gated"
     w = torch.randn(n, k, device="cuda", dtype=torch.bfloat16) * 0.02

@@ -10,7 +10,7 @@ import textwrap
 import pytest
 import torch
 
-from ibert_jupyter.model.nf4_gemv import dequantize, from_linear4bit, reference
+from ibert_jupyter.model.kernels.nf4_gemv import dequantize, from_linear4bit, reference
 
 
 def nf4_linear4bit(n, k, seed=0, nested=True, dtype=torch.bfloat16, device="cpu"):
@@ -40,8 +40,8 @@ def test_reference_equals_bitsandbytes(nested):
 
 INTERPRETER_CHECK = textwrap.dedent("""
     import torch
-    from ibert_jupyter.model import triton_nf4
-    from ibert_jupyter.model.nf4_gemv import reference, split_columns
+    from ibert_jupyter.model.kernels import triton_nf4
+    from ibert_jupyter.model.kernels.nf4_gemv import reference, split_columns
 
     code = torch.linspace(-1, 1, 16)
     for rows in (1, 3, 8):
@@ -84,7 +84,7 @@ def test_nf4_kernel_on_gpu(rows, name, n, k, gated):
     if not torch.cuda.is_available():
         pytest.skip("needs CUDA")
     pytest.importorskip("bitsandbytes")
-    from ibert_jupyter.model.nf4_gemv import DEFAULT_CONFIGS, nf4_linear
+    from ibert_jupyter.model.kernels.nf4_gemv import DEFAULT_CONFIGS, nf4_linear
 
     w = from_linear4bit(nf4_linear4bit(n, k, seed=n + k, device="cuda"))
     x = torch.randn(rows, 2 * k if gated else k, device="cuda", dtype=torch.bfloat16)

@@ -25,7 +25,7 @@ def data_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def small_index(data_dir):
     """Build the index over SMALL_MODULES with the AST graph (the solidlsp graph has its own test)."""
-    from ibert_jupyter.retrieval.build import build_index
+    from ibert_jupyter.retrieval.index.build import build_index
 
     return build_index(patterns=SMALL_MODULES, examples=True, graph="ast", progress=False)
 
@@ -46,7 +46,7 @@ def _tiny_sentence_model(root, model, *, token_types: bool = True, max_seq_lengt
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.models import Normalize, Pooling, Transformer
 
-    from ibert_jupyter.retrieval.dense import base_model_path
+    from ibert_jupyter.retrieval.encode.models import base_model_path
 
     encoder_dir = root / "encoder"
     encoder_dir.mkdir()

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from ibert_jupyter.retrieval import aliases
-from ibert_jupyter.retrieval.corpus import SYMBOL_KINDS, Chunk, build_corpus
-from ibert_jupyter.retrieval.views import symbol_views
+from ibert_jupyter.retrieval.corpus import aliases
+from ibert_jupyter.retrieval.corpus.chunks import SYMBOL_KINDS, Chunk, build_corpus
+from ibert_jupyter.retrieval.index.views import symbol_views
 
 
 @pytest.mark.parametrize("text, problem", [
@@ -48,7 +48,7 @@ def test_a_broken_glossary_stops_ibert_index_with_one_line(tmp_path, monkeypatch
     monkeypatch.setattr(aliases, "FILE", broken)
     monkeypatch.setenv("IBERT_DATA_DIR", str(tmp_path / "data"))  # no index yet: nothing but the glossary to check
     built = []
-    monkeypatch.setattr("ibert_jupyter.retrieval.build.build_index", lambda **kw: built.append(kw))
+    monkeypatch.setattr("ibert_jupyter.retrieval.index.build.build_index", lambda **kw: built.append(kw))
     assert main(["index"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "non-empty list" in err and "Traceback" not in err
@@ -58,11 +58,11 @@ def test_a_broken_glossary_stops_ibert_index_with_one_line(tmp_path, monkeypatch
 def test_no_glossary_phrase_resembles_a_benchmark_question():
     """Same rule as the fine-tuning pairs: token Jaccard >= 0.6 to any labeled question is left out."""
     from ibert_jupyter.evaluation.bench_retrieval import default_queries_path, heldout_queries_path, load_queries
-    from ibert_jupyter.retrieval.finetune import _similar
+    from ibert_jupyter.retrieval.encode.sparse import similar
 
     questions = [q["query"] for p in (default_queries_path(), heldout_queries_path()) for q in load_queries(p)]
     close = [(name, phrase, q) for name, phrases in aliases.load().items() for phrase in phrases
-             for q in questions if _similar(phrase, q)]
+             for q in questions if similar(phrase, q)]
     assert close == []
 
 

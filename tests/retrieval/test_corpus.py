@@ -7,7 +7,7 @@ import json
 import pytest
 
 from ibert_jupyter.evaluation.bench_retrieval import default_queries_path, heldout_queries_path, load_queries, metrics
-from ibert_jupyter.retrieval.corpus import build_corpus, public_module_files
+from ibert_jupyter.retrieval.corpus.chunks import build_corpus, public_module_files
 
 
 @pytest.fixture(scope="module")
@@ -68,11 +68,11 @@ def test_labeled_queries_are_many_unique_and_point_at_real_symbols(corpus, path,
 
 
 def test_the_held_out_set_asks_none_of_the_labeled_questions():
-    from ibert_jupyter.retrieval.finetune import _similar
+    from ibert_jupyter.retrieval.encode.sparse import similar
 
     labeled = [q["query"] for q in load_queries(default_queries_path())]
     held_out = [q["query"] for q in load_queries(heldout_queries_path())]
-    assert [(h, q) for h in held_out for q in labeled if _similar(h, q)] == []
+    assert [(h, q) for h in held_out for q in labeled if similar(h, q)] == []
 
 
 def test_load_queries_names_the_bad_line(tmp_path):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ibert_jupyter.retrieval.docstrings import body, clean, described, prose, sections, sentences
+from ibert_jupyter.retrieval.corpus.docstrings import body, clean, described, prose, sections, sentences
 
 DOC = """Select rows from `table` based on predicates.
 

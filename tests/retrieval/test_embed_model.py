@@ -12,7 +12,7 @@ import shutil
 import numpy as np
 import pytest
 
-from ibert_jupyter.retrieval.dense import MODEL_ENV, configured_model
+from ibert_jupyter.retrieval.encode.dense import MODEL_ENV, configured_model
 
 TINY_DIM = 32
 
@@ -48,7 +48,7 @@ def test_ibert_index_refuses_a_bad_model_before_building(monkeypatch, tmp_path, 
 
 
 def test_status_names_a_bad_model_and_keeps_the_index(monkeypatch, tmp_path, small_index):
-    from ibert_jupyter.retrieval.status import index_status
+    from ibert_jupyter.retrieval.index.status import index_status
 
     monkeypatch.setenv(MODEL_ENV, str(tmp_path / "nowhere"))
     status = index_status()
@@ -57,8 +57,8 @@ def test_status_names_a_bad_model_and_keeps_the_index(monkeypatch, tmp_path, sma
 
 
 def test_index_is_embedded_and_queried_with_the_configured_model(monkeypatch, tmp_path, tiny_model, data_dir):
-    from ibert_jupyter.retrieval.build import build_index, outdated_reason, read_manifest
-    from ibert_jupyter.retrieval.retriever import Retriever
+    from ibert_jupyter.retrieval.index.build import build_index, outdated_reason, read_manifest
+    from ibert_jupyter.retrieval.rank.retriever import Retriever
 
     monkeypatch.setenv(MODEL_ENV, str(tiny_model))
     index_dir = tmp_path / "index"
@@ -81,9 +81,9 @@ def test_index_is_embedded_and_queried_with_the_configured_model(monkeypatch, tm
 
 
 def test_an_index_whose_model_is_gone_says_so(monkeypatch, tmp_path, tiny_model, data_dir):
-    from ibert_jupyter.retrieval.build import build_index
     from ibert_jupyter.retrieval.errors import IndexUnavailable
-    from ibert_jupyter.retrieval.retriever import Retriever
+    from ibert_jupyter.retrieval.index.build import build_index
+    from ibert_jupyter.retrieval.rank.retriever import Retriever
 
     model = tmp_path / "model"
     shutil.copytree(tiny_model, model)

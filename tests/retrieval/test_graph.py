@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ibert_jupyter.retrieval.corpus import build_corpus
-from ibert_jupyter.retrieval.graph import SymbolGraph, build_graph, graph_from_ast
+from ibert_jupyter.retrieval.corpus.chunks import build_corpus
+from ibert_jupyter.retrieval.corpus.graph import SymbolGraph, build_graph, graph_from_ast
 from ibert_jupyter.retrieval.paths import ibis_source_dir
 
 MODULES = ("selectors.py", "common/selectors.py")
@@ -37,7 +37,7 @@ def test_missing_serena_degrades_to_ast_and_says_why(chunks, tmp_path, monkeypat
 @pytest.mark.slow
 def test_serena_solidlsp_graph_offline(chunks, tmp_path):
     """Real pyright (node) driven by solidlsp in .venv-serena, two modules: ~15-40 s."""
-    from ibert_jupyter.retrieval.serena_runner import SerenaUnavailable, serena_python
+    from ibert_jupyter.retrieval.corpus.serena_runner import SerenaUnavailable, serena_python
 
     try:
         serena_python()

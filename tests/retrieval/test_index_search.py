@@ -10,8 +10,8 @@ import pytest
 from ibert_jupyter import retrieval
 from ibert_jupyter.retrieval import paths
 from ibert_jupyter.retrieval.errors import IndexUnavailable
-from ibert_jupyter.retrieval.retriever import Retriever, get_retriever
-from ibert_jupyter.retrieval.status import index_status
+from ibert_jupyter.retrieval.index.status import index_status
+from ibert_jupyter.retrieval.rank.retriever import Retriever, get_retriever
 
 pytestmark = pytest.mark.slow  # the shared session index takes ~20-60 s to embed on 2 cores
 
@@ -83,7 +83,7 @@ def test_other_ibis_version_has_no_index(small_index, monkeypatch):
 
 
 def test_an_index_of_an_older_format_is_reported_outdated(small_index, monkeypatch):
-    from ibert_jupyter.retrieval.build import FORMAT_VERSION
+    from ibert_jupyter.retrieval.index.build import FORMAT_VERSION
 
     monkeypatch.setattr(paths, "ibis_version", lambda: "98.0.0")
     old = paths.index_dir("98.0.0")
@@ -95,7 +95,7 @@ def test_an_index_of_an_older_format_is_reported_outdated(small_index, monkeypat
 
 
 def test_an_index_built_with_another_glossary_is_reported_outdated(small_index, monkeypatch):
-    from ibert_jupyter.retrieval.build import outdated_reason
+    from ibert_jupyter.retrieval.index.build import outdated_reason
 
     manifest = json.loads((Path(small_index.index_dir) / "manifest.json").read_text())
     assert outdated_reason(manifest) is None and manifest["aliased_symbols"] > 20
@@ -113,8 +113,8 @@ def test_index_command_skips_an_up_to_date_index(small_index, capsys):
 
 
 def test_index_has_views_and_the_fine_tuned_retriever_goes_without(small_index):
-    from ibert_jupyter.retrieval.ranking import WEIGHTS, weight_vector
-    from ibert_jupyter.retrieval.views import KINDS
+    from ibert_jupyter.retrieval.index.views import KINDS
+    from ibert_jupyter.retrieval.rank.ranking import WEIGHTS, weight_vector
 
     retriever = Retriever()
     assert retriever.views is not None and retriever.views.n_chunks == len(retriever.chunks)
@@ -127,8 +127,8 @@ def test_index_has_views_and_the_fine_tuned_retriever_goes_without(small_index):
 
 
 def test_outside_dev_queries_leave_every_symbols_sql_and_peer_views_out(small_index):
-    from ibert_jupyter.retrieval.tuning import OUTSIDE_KINDS, outside_queries, prepare
-    from ibert_jupyter.retrieval.views import KINDS
+    from ibert_jupyter.retrieval.index.views import KINDS
+    from ibert_jupyter.retrieval.tuning.weights import OUTSIDE_KINDS, outside_queries, prepare
 
     retriever = Retriever()
     items = outside_queries(retriever, exclude=[])
@@ -144,8 +144,8 @@ def test_outside_dev_queries_leave_every_symbols_sql_and_peer_views_out(small_in
 
 
 def test_the_index_holds_every_glossary_phrase_of_its_symbols(small_index):
-    from ibert_jupyter.retrieval import aliases
-    from ibert_jupyter.retrieval.views import KINDS
+    from ibert_jupyter.retrieval.corpus import aliases
+    from ibert_jupyter.retrieval.index.views import KINDS
 
     retriever = Retriever()
     alias = retriever.views.kind == KINDS.index("alias")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ibert_jupyter.retrieval.corpus import build_corpus
-from ibert_jupyter.retrieval.peer_docs import key, method_table, numpydoc_description, peer_descriptions, role
+from ibert_jupyter.retrieval.corpus.chunks import build_corpus
+from ibert_jupyter.retrieval.corpus.peer_docs import key, method_table, numpydoc_description, peer_descriptions, role
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def test_method_table_reads_summaries_and_skips_aliases_and_private_names():
 
 
 def test_pyarrow_compute_kernels_are_column_and_string_peers():
-    from ibert_jupyter.retrieval.peer_docs import compute_tables
+    from ibert_jupyter.retrieval.corpus.peer_docs import compute_tables
 
     tables = compute_tables()
     assert any("most common" in d for d in tables["column"]["mode"])  # pyarrow.compute.mode

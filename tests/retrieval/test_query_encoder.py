@@ -1,7 +1,7 @@
 """The fast (ONNX Runtime) query encoder gives the reference sentence-transformers vectors, faster.
 
 Quality guard: cosine >= 0.99 to the reference on all labelled benchmark queries and 300 corpus
-texts, for the bundled model and for a fine-tuned copy saved by finetune.py.
+texts, for the bundled model and for a fine-tuned copy saved by training/embedder.py.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from ibert_jupyter.evaluation.bench_retrieval import default_queries_path, load_queries
-from ibert_jupyter.retrieval import dense, query_encoder
-from ibert_jupyter.retrieval.corpus import build_corpus
+from ibert_jupyter.retrieval.corpus.chunks import build_corpus
+from ibert_jupyter.retrieval.encode import dense, query_encoder
 
 MIN_COSINE = 0.99
 MODULES = ("expr/types/strings.py", "expr/types/relations.py", "expr/types/generic.py")
@@ -48,7 +48,7 @@ def reference_vectors(texts) -> dict[str, np.ndarray]:
 @pytest.fixture(scope="module")
 def finetuned(tmp_path_factory, data_dir) -> str:
     """A fine-tuned copy written by finetune.train (a couple of real steps, so its weights differ)."""
-    from ibert_jupyter.retrieval.finetune import mine_pairs, train
+    from ibert_jupyter.training.embedder import mine_pairs, train
 
     out = tmp_path_factory.mktemp("ft") / "model"
     train(mine_pairs(build_corpus(("expr/types/strings.py",), examples=False)), out, steps=2, batch_size=4,
@@ -72,7 +72,7 @@ def test_fast_vectors_match_the_reference_on_queries_and_corpus(data_dir, texts,
 def test_finetuned_copy_gets_its_own_export_with_matching_vectors(data_dir, texts, finetuned):
     base_dir, ft_dir = query_encoder.prepare(), query_encoder.prepare(finetuned)
     assert base_dir != ft_dir
-    assert json.loads((ft_dir / query_encoder.SETTINGS).read_text())["max_seq_length"] == 64  # finetune.py's
+    assert json.loads((ft_dir / query_encoder.SETTINGS).read_text())["max_seq_length"] == 64  # embedder.py's
     sample = texts["queries"] + texts["corpus"][:100]
     cosine = (fast(sample, finetuned) * reference(sample, finetuned)).sum(axis=1)
     assert cosine.min() >= MIN_COSINE

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ibert_jupyter.retrieval.corpus import build_corpus
-from ibert_jupyter.retrieval.ranking import FEATURES, FUSION_FEATURES, WEIGHTS, fit, weight_vector
-from ibert_jupyter.retrieval.tuning import dev_queries
+from ibert_jupyter.retrieval.corpus.chunks import build_corpus
+from ibert_jupyter.retrieval.rank.ranking import FEATURES, FUSION_FEATURES, WEIGHTS, fit, weight_vector
+from ibert_jupyter.retrieval.tuning.weights import dev_queries
 
 
 def test_fit_is_deterministic_and_weights_the_informative_feature():
@@ -58,8 +58,8 @@ QUERIES = ("number of characters in a string", "replace text matching a regular 
 @pytest.mark.slow  # uses the session's small real index (~20-60 s to build once)
 @pytest.mark.parametrize("mode", ["hybrid", "hybrid_graph"])
 def test_fused_modes_rank_candidates_of_either_retriever_in_score_order(small_index, mode):
-    from ibert_jupyter.retrieval.ranking import candidates
-    from ibert_jupyter.retrieval.retriever import get_retriever
+    from ibert_jupyter.retrieval.rank.ranking import candidates
+    from ibert_jupyter.retrieval.rank.retriever import get_retriever
 
     r = get_retriever()
     for query in QUERIES:
@@ -74,8 +74,8 @@ def test_fused_modes_rank_candidates_of_either_retriever_in_score_order(small_in
 
 @pytest.mark.slow
 def test_held_out_bm25_removes_only_the_sentence_from_its_own_symbol(small_index):
-    from ibert_jupyter.retrieval.retriever import get_retriever
-    from ibert_jupyter.retrieval.tuning import held_out_scores
+    from ibert_jupyter.retrieval.rank.retriever import get_retriever
+    from ibert_jupyter.retrieval.tuning.weights import held_out_scores
 
     r = get_retriever()
     item = next(it for it in dev_queries(r.chunks, exclude=[]) if r.bm25_scores(it["query"])[r.row[it["relevant"][0]]] > 0)
@@ -88,7 +88,7 @@ def test_held_out_bm25_removes_only_the_sentence_from_its_own_symbol(small_index
 
 
 def test_candidates_union_the_retrievers_tops_and_the_views_top():
-    from ibert_jupyter.retrieval.ranking import candidates
+    from ibert_jupyter.retrieval.rank.ranking import candidates
 
     dense = np.asarray([0.9, 0.1, 0.2, 0.0, 0.3], dtype=np.float32)
     bm25 = np.asarray([0.0, 2.0, 0.0, 0.0, 0.0], dtype=np.float32)

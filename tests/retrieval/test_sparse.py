@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from ibert_jupyter.retrieval.sparse import BM25Encoder, tokenize
+from ibert_jupyter.retrieval.encode.sparse import BM25Encoder, tokenize
 
 
 def test_tokenize_splits_identifiers_like_people_type_them():

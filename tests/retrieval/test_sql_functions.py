@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from ibert_jupyter.retrieval.corpus import build_corpus
+from ibert_jupyter.retrieval.corpus.chunks import build_corpus
+from ibert_jupyter.retrieval.corpus.sql_functions import (function_descriptions, op_functions, simple_ops,
+                                                          symbol_functions)
+from ibert_jupyter.retrieval.index.views import symbol_views
 from ibert_jupyter.retrieval.paths import ibis_source_dir
-from ibert_jupyter.retrieval.sql_functions import function_descriptions, op_functions, simple_ops, symbol_functions
-from ibert_jupyter.retrieval.views import symbol_views
 
 COMPILER = '''
 class Compiler:

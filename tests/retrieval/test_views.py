@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ibert_jupyter.retrieval.corpus import Chunk
-from ibert_jupyter.retrieval.ranking import FEATURES, WEIGHTS, WEIGHTS_NO_VIEWS, features, weight_vector
-from ibert_jupyter.retrieval.views import KINDS, ViewIndex, humanise, symbol_views
+from ibert_jupyter.retrieval.corpus.chunks import Chunk
+from ibert_jupyter.retrieval.index.views import KINDS, ViewIndex, humanise, symbol_views
+from ibert_jupyter.retrieval.rank.ranking import FEATURES, WEIGHTS, WEIGHTS_NO_VIEWS, features, weight_vector
 
 DOC = """Compute the multiset (or set) union of multiple table expressions.
 
@@ -77,7 +77,7 @@ def test_view_index_round_trips(tmp_path):
 
 
 def test_chunks_without_views_give_an_empty_index_of_the_model_width():
-    from ibert_jupyter.retrieval.dense import DIMENSION
+    from ibert_jupyter.retrieval.encode.dense import DIMENSION
 
     example = _chunk(id="tpch.q01", kind="example", name="q01", public_name="tpch.q01")
     index = ViewIndex.build([example])
@@ -88,7 +88,7 @@ def test_chunks_without_views_give_an_empty_index_of_the_model_width():
 def test_view_features_are_zero_without_views_and_weights_cover_them():
     from scipy.sparse import csc_matrix
 
-    from ibert_jupyter.retrieval.ranking import ChunkFeatures
+    from ibert_jupyter.retrieval.rank.ranking import ChunkFeatures
 
     n = 3
     cf = ChunkFeatures(csc_matrix((n, 1), dtype=np.float32), csc_matrix((n, 1), dtype=np.float32),
@@ -105,7 +105,7 @@ def test_view_features_are_zero_without_views_and_weights_cover_them():
 
 
 def test_returns_queries_are_the_first_return_sentence_and_skip_lookalikes():
-    from ibert_jupyter.retrieval.tuning import returns_queries
+    from ibert_jupyter.retrieval.tuning.weights import returns_queries
 
     items = returns_queries([_chunk()], exclude=[])
     assert items == [{"query": "A new table containing the union of all input tables.",
@@ -114,7 +114,7 @@ def test_returns_queries_are_the_first_return_sentence_and_skip_lookalikes():
 
 
 def test_param_queries_are_the_parameter_views_with_raw_text_held_out():
-    from ibert_jupyter.retrieval.tuning import param_queries
+    from ibert_jupyter.retrieval.tuning.weights import param_queries
 
     items = param_queries([_chunk()], exclude=[])
     views = {text for kind, text in symbol_views(_chunk()) if kind == "param"}

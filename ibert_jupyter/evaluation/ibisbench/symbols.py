@@ -3,7 +3,7 @@ and ``Column.filter`` answer "filter" alike for a model that reads the docs)."""
 
 from __future__ import annotations
 
-from ibert_jupyter.retrieval.api_names import api_symbols, bare
+from ibert_jupyter.retrieval.corpus.api_names import api_symbols, bare
 
 __all__ = ["api_symbols", "bare", "covered"]
 

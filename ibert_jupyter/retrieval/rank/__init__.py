@@ -1,0 +1,1 @@
+"""Stage 4 of retrieval: score a query against the index and rank symbols (hybrid + graph + views)."""
