@@ -45,7 +45,7 @@ def profile_step(layers: int = 4, rows: int = 1, mode: str | None = None, attent
     replay time of the same step: their difference is launch gaps inside the graph."""
     from transformers import MistralConfig, MistralForCausalLM
 
-    from ibert_jupyter.evaluation.bench_decode import DEVSTRAL_SMALL_2507
+    from ibert_jupyter.model.random_shapes import DEVSTRAL_SMALL_2507
     from ibert_jupyter.model.fast_decode import FusedDecoder
 
     config = MistralConfig(**dict(DEVSTRAL_SMALL_2507, num_hidden_layers=layers))

@@ -236,7 +236,7 @@ def gemv_for(variant: str) -> dict:
 def build(layers: int):
     from transformers import MistralConfig, MistralForCausalLM
 
-    from ibert_jupyter.evaluation.bench_decode import DEVSTRAL_SMALL_2507
+    from ibert_jupyter.model.random_shapes import DEVSTRAL_SMALL_2507
 
     config = MistralConfig(**dict(DEVSTRAL_SMALL_2507, num_hidden_layers=layers))
     torch.manual_seed(0)
