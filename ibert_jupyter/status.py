@@ -5,8 +5,6 @@ from __future__ import annotations
 import importlib
 from typing import Any, Callable
 
-import ibert_jupyter
-
 # Components report their own status: name -> "module:function", a zero-argument callable
 # returning a JSON-ready dict. Resolved lazily so `status` never loads a model.
 STATUS_PROVIDERS: dict[str, str] = {
@@ -29,7 +27,8 @@ def _version(module: str) -> str | None:
 
 def collect_status() -> dict[str, Any]:
     status: dict[str, Any] = {
-        "version": ibert_jupyter.__version__,
+        # by name, like the others: the package root holds the Jupyter hooks, an adapter
+        "version": _version("ibert_jupyter"),
         "ibis_version": _version("ibis"),
         "duckdb_version": _version("duckdb"),
         "sqlglot_version": _version("sqlglot"),

@@ -56,9 +56,8 @@ def live_error(code: str, ns: dict[str, Any]) -> tuple[str, str, int | None] | N
 def repair_cell(cell, con) -> dict[str, Any]:
     """Repair one report cell as the magic would; the outcome as a JSON-ready dict."""
     from ibert_jupyter.context import find_tables
-    from ibert_jupyter.context.namespace import ibis_names
+    from ibert_jupyter.context.namespace import helpers_for, ibis_names
     from ibert_jupyter.evaluation.bench_repair import _as_frame, frames_equal
-    from ibert_jupyter.jupyter.magics_fix import helpers_for
     from ibert_jupyter.repair import repair
 
     ns = namespace_for(con, cell.namespace)
