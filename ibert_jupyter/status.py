@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable
+from typing import Any
+
+from ibert_jupyter.registry import load
 
 # Components report their own status: name -> "module:function", a zero-argument callable
 # returning a JSON-ready dict. Resolved lazily so `status` never loads a model.
@@ -11,11 +13,6 @@ STATUS_PROVIDERS: dict[str, str] = {
     "model": "ibert_jupyter.model.status:model_status",
     "index": "ibert_jupyter.retrieval.status:index_status",
 }
-
-
-def _resolve(spec: str) -> Callable[[], dict[str, Any]]:
-    module, _, attr = spec.partition(":")
-    return getattr(importlib.import_module(module), attr)
 
 
 def _version(module: str) -> str | None:
@@ -33,9 +30,9 @@ def collect_status() -> dict[str, Any]:
         "duckdb_version": _version("duckdb"),
         "sqlglot_version": _version("sqlglot"),
     }
-    for name, spec in STATUS_PROVIDERS.items():
+    for name in STATUS_PROVIDERS:
         try:
-            status[name] = _resolve(spec)()
+            status[name] = load(STATUS_PROVIDERS, name, "status provider")()
         except Exception as exc:  # noqa: BLE001 - status must always answer
             status[name] = {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
     return status
