@@ -1,21 +1,10 @@
-"""IbisBench backends are a lazy name -> "module:Class" table: reading it loads no model."""
+"""IbisBench backends come from a lazy name -> "module:Class" table (laziness: tests/test_lazy_tables.py)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
-from ibert_jupyter.evaluation.ibisbench.backends import BACKENDS, GoldBackend, ReplayBackend, make_backend
-
-
-def test_importing_the_table_imports_no_model():
-    code = ("import sys; from ibert_jupyter.evaluation.ibisbench.backends import BACKENDS; "
-            "heavy = [m for m in ('torch', 'transformers', 'httpx', 'ibert_jupyter.model.runtime') if m in sys.modules]; "
-            "print(sorted(BACKENDS), heavy)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "['gold', 'local', 'openai', 'replay', 'scripted'] []"
+from ibert_jupyter.evaluation.ibisbench.backends import GoldBackend, ReplayBackend, make_backend
 
 
 def test_backends_are_built_from_the_table(tmp_path, monkeypatch):

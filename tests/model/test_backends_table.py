@@ -1,23 +1,12 @@
-"""Model backends are a lazy name -> "module:Class" table: reading it loads no backend."""
+"""Model backends come from a lazy name -> "module:Class" table (laziness: tests/test_lazy_tables.py)."""
 
 from __future__ import annotations
-
-import subprocess
-import sys
 
 import pytest
 
 from ibert_jupyter.model import runtime
 from ibert_jupyter.model.config import BACKENDS, ModelSettings
 from ibert_jupyter.registry import load
-
-
-def test_importing_the_table_imports_no_backend():
-    code = ("import sys; from ibert_jupyter.model.config import BACKENDS, ModelSettings; ModelSettings(); "
-            "heavy = [m for m in ('torch', 'transformers', 'httpx', 'ibert_jupyter.model.local', "
-            "'ibert_jupyter.model.openai_compat') if m in sys.modules]; print(sorted(BACKENDS), heavy)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "['local', 'openai'] []"
 
 
 @pytest.mark.parametrize("name", sorted(BACKENDS))
