@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable
+from typing import Any
 
-import ibert_jupyter
+from ibert_jupyter.registry import load
 
 # Components report their own status: name -> "module:function", a zero-argument callable
 # returning a JSON-ready dict. Resolved lazily so `status` never loads a model.
@@ -13,11 +13,6 @@ STATUS_PROVIDERS: dict[str, str] = {
     "model": "ibert_jupyter.model.status:model_status",
     "index": "ibert_jupyter.retrieval.index.status:index_status",
 }
-
-
-def _resolve(spec: str) -> Callable[[], dict[str, Any]]:
-    module, _, attr = spec.partition(":")
-    return getattr(importlib.import_module(module), attr)
 
 
 def _version(module: str) -> str | None:
@@ -29,14 +24,15 @@ def _version(module: str) -> str | None:
 
 def collect_status() -> dict[str, Any]:
     status: dict[str, Any] = {
-        "version": ibert_jupyter.__version__,
+        # by name, like the others: the package root holds the Jupyter hooks, an adapter
+        "version": _version("ibert_jupyter"),
         "ibis_version": _version("ibis"),
         "duckdb_version": _version("duckdb"),
         "sqlglot_version": _version("sqlglot"),
     }
-    for name, spec in STATUS_PROVIDERS.items():
+    for name in STATUS_PROVIDERS:
         try:
-            status[name] = _resolve(spec)()
+            status[name] = load(STATUS_PROVIDERS, name, "status provider")()
         except Exception as exc:  # noqa: BLE001 - status must always answer
             status[name] = {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
     return status

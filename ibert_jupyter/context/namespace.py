@@ -8,8 +8,12 @@ uses ``_`` runs in the verifier and fails where it is applied. Callers in the ke
 
 from __future__ import annotations
 
+import ast
+import inspect
 import types
 from typing import Any, Mapping
+
+_JSON_SCALARS = (str, int, float, bool, type(None))
 
 
 def _is_ibis_module(value: Any) -> bool:
@@ -44,3 +48,42 @@ def ibis_names(namespace: Mapping[str, Any]) -> frozenset[str]:
         except Exception:  # noqa: BLE001 - exotic objects with odd __eq__/__getattr__
             continue
     return frozenset(names)
+
+
+def is_plain_data(value: Any) -> bool:
+    """JSON-shaped data (scalars, lists, tuples, str-keyed dicts): what can cross to the
+    isolated verifier by value."""
+    if isinstance(value, _JSON_SCALARS):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(is_plain_data(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and is_plain_data(v) for k, v in value.items())
+    return False
+
+
+def _cell_names(code: str) -> set[str]:
+    try:
+        return {n.id for n in ast.walk(ast.parse(code)) if isinstance(n, ast.Name)}
+    except SyntaxError:
+        return set()
+
+
+def helpers_for(code: str, namespace: Mapping[str, Any]) -> dict[str, Any]:
+    """Non-table values the cell reads from the notebook that can reach the isolated verifier:
+    plain data (constants, lists, dicts) and functions (sent by module and name).
+
+    Lives in the core so the repair benchmark picks helpers exactly as ``%ibert_fix`` does
+    without importing the Jupyter adapter."""
+    import ibis.expr.types as ir
+
+    helpers = {}
+    for name in _cell_names(code):
+        if name.startswith("_") or name not in namespace or name == "ibis":
+            continue
+        value = namespace[name]
+        if isinstance(value, ir.Table):
+            continue
+        if is_plain_data(value) or inspect.isfunction(value):
+            helpers[name] = value
+    return helpers

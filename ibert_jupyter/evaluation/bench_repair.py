@@ -9,6 +9,9 @@
 * ``tpch``: the mutation corpus: each mutator (``repair/mutations.py``) injects one kind of
   mistake into the 22 Ibis TPC-H reference queries; a mutant is *broken* only if the verifier
   rejects it and *fixed* only if the fix's full result equals the reference query's result.
+
+"Equals" is ``ibert_jupyter.results_equal`` with column names counted (a fix must give the user
+the frame the intended code gives).
 """
 
 from __future__ import annotations
@@ -21,37 +24,7 @@ import time
 import warnings
 
 from ibert_jupyter.repair.mutations import MUTATORS, Mutant, build_corpus  # noqa: F401  (re-exported)
-
-
-def frames_equal(a, b) -> bool:
-    """Same columns and values (floats within 1e-6 relative); row order kept if both sorted."""
-    import pandas as pd
-
-    if list(a.columns) != list(b.columns) or len(a) != len(b):
-        return False
-    a, b = a.reset_index(drop=True), b.reset_index(drop=True)
-    for attempt in range(2):
-        try:
-            pd.testing.assert_frame_equal(a, b, check_dtype=False, check_exact=False, rtol=1e-6)
-            return True
-        except (AssertionError, TypeError, ValueError):
-            if attempt == 0:
-                try:
-                    a = a.sort_values(list(a.columns)).reset_index(drop=True)
-                    b = b.sort_values(list(b.columns)).reset_index(drop=True)
-                except TypeError:
-                    return False
-    return False
-
-
-def _as_frame(value):
-    import pandas as pd
-
-    if isinstance(value, pd.DataFrame):
-        return value
-    if isinstance(value, pd.Series):
-        return value.to_frame()
-    return pd.DataFrame({"value": [value]})
+from ibert_jupyter.results_equal import as_frame, results_equal
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -103,14 +76,14 @@ def run_mutations(args: argparse.Namespace) -> dict:
             from ibert_jupyter.verify import verify
 
             ref = verify(query.code, tables, helpers=helpers)
-            expected[mutant.query] = _as_frame(con.execute(ref.expression))
+            expected[mutant.query] = as_frame(con.execute(ref.expression))
         stats = per_class[mutant.error_class]
         stats["broken"] += 1
         result = repair(mutant.code, tables, helpers=helpers)
         stats["ms"].append(result.elapsed_ms)
         equal = False
         if result.runs:
-            equal = frames_equal(_as_frame(con.execute(result.report.expression)), expected[mutant.query])
+            equal = results_equal(expected[mutant.query], as_frame(con.execute(result.report.expression)), names=True).equal
         if result.verified:
             stats["verified"] += 1
             stats["verified_wrong"] += int(not equal)

@@ -56,10 +56,9 @@ def live_error(code: str, ns: dict[str, Any]) -> tuple[str, str, int | None] | N
 def repair_cell(cell, con) -> dict[str, Any]:
     """Repair one report cell as the magic would; the outcome as a JSON-ready dict."""
     from ibert_jupyter.context import find_tables
-    from ibert_jupyter.context.namespace import ibis_names
-    from ibert_jupyter.evaluation.bench_repair import _as_frame, frames_equal
-    from ibert_jupyter.jupyter.magics_fix import helpers_for
+    from ibert_jupyter.context.namespace import helpers_for, ibis_names
     from ibert_jupyter.repair import repair
+    from ibert_jupyter.results_equal import as_frame, results_equal
 
     ns = namespace_for(con, cell.namespace)
     error = live_error(cell.broken, ns)
@@ -72,14 +71,14 @@ def repair_cell(cell, con) -> dict[str, Any]:
                     provided=ibis_names(ns))
     out.update(status=result.status, confidence=result.confidence, ms=result.elapsed_ms,
                rules=[step.rule for step in result.steps])
-    expected = _as_frame(run_cell(cell.intended, namespace_for(con, cell.namespace)))
+    expected = as_frame(run_cell(cell.intended, namespace_for(con, cell.namespace)))
     claimed = result.fixed_code if result.fixed_code is not None else (cell.broken if result.status == "already-ok" else None)
     equal = runs = False
     if claimed is not None:
         try:
-            got = _as_frame(run_cell(claimed, namespace_for(con, cell.namespace)))
+            got = as_frame(run_cell(claimed, namespace_for(con, cell.namespace)))
             runs = True
-            equal = frames_equal(got, expected)
+            equal = results_equal(expected, got, names=True).equal
         except Exception as exc:  # noqa: BLE001 - a claim that fails is what we count
             out["claim_error"] = f"{type(exc).__name__}: {str(exc)[:160]}"
     out.update(

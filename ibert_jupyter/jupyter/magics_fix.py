@@ -10,54 +10,14 @@ why it failed, a next step when nothing worked, and an Apply button.
 from __future__ import annotations
 
 import html
-import inspect
 import sys
-from typing import Any
 
 from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from ibert_jupyter.context import find_tables
 from ibert_jupyter.context.last_error import LastError, capture, capture_last
-from ibert_jupyter.context.namespace import ibis_names
-
-_SCALARS = (str, int, float, bool, type(None))
-
-
-def _cell_names(code: str) -> set[str]:
-    import ast
-
-    try:
-        return {n.id for n in ast.walk(ast.parse(code)) if isinstance(n, ast.Name)}
-    except SyntaxError:
-        return set()
-
-
-def _plain(value: Any) -> bool:
-    if isinstance(value, _SCALARS):
-        return True
-    if isinstance(value, (list, tuple)):
-        return all(_plain(v) for v in value)
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
-    return False
-
-
-def helpers_for(code: str, namespace: dict[str, Any]) -> dict[str, Any]:
-    """Non-table values the cell reads from the notebook that can reach the isolated verifier:
-    plain data (constants, lists, dicts) and functions (sent by module and name)."""
-    import ibis.expr.types as ir
-
-    helpers = {}
-    for name in _cell_names(code):
-        if name.startswith("_") or name not in namespace or name == "ibis":
-            continue
-        value = namespace[name]
-        if isinstance(value, ir.Table):
-            continue
-        if _plain(value) or inspect.isfunction(value):
-            helpers[name] = value
-    return helpers
+from ibert_jupyter.context.namespace import helpers_for, ibis_names
 
 
 @magics_class

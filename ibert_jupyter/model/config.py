@@ -12,7 +12,12 @@ from pathlib import Path
 from typing import Mapping
 
 DEFAULT_MODEL_ID = "mistralai/Devstral-Small-2507"
-BACKENDS = ("local", "openai")
+# name -> "module:Class" of a ChatModel with ``from_settings(settings)``; imported only when
+# that backend is built (ibert_jupyter.registry), so settings never import torch or httpx.
+BACKENDS: dict[str, str] = {
+    "local": "ibert_jupyter.model.local:LocalChatModel",
+    "openai": "ibert_jupyter.model.openai_compat:OpenAICompatibleModel",
+}
 QUANTIZATIONS = ("bf16", "nf4")
 
 
@@ -40,7 +45,7 @@ class ModelSettings:
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
-            raise ValueError(f"IBERT_BACKEND must be one of {BACKENDS}, got {self.backend!r}")
+            raise ValueError(f"IBERT_BACKEND must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
         if self.quantization not in QUANTIZATIONS:
             raise ValueError(
                 f"IBERT_QUANTIZATION must be one of {QUANTIZATIONS}, got {self.quantization!r}"

@@ -48,6 +48,10 @@ class OpenAICompatibleModel:
         self.name = f"openai:{self.base_url}/{self.model_name}"
         self.timeout_s = timeout_s
 
+    @classmethod
+    def from_settings(cls, settings: ModelSettings) -> "OpenAICompatibleModel":
+        return cls(settings)
+
     def _headers(self) -> dict[str, str]:
         headers = {"Content-Type": "application/json"}
         if self.settings.api_key:

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from ibert_jupyter.model.base import ChatModel
-from ibert_jupyter.model.config import ModelSettings
+from ibert_jupyter.model.config import BACKENDS, ModelSettings
 from ibert_jupyter.model.errors import ModelUnavailable
 
 _lock = threading.Lock()
@@ -50,22 +50,17 @@ def current_settings() -> ModelSettings:
 
 
 def build_model(settings: ModelSettings) -> ChatModel:
+    """The backend ``settings.backend`` names in ``BACKENDS``, wrapped in the request log."""
     from ibert_jupyter.model.log import LoggedModel, RequestLog
+    from ibert_jupyter.registry import load
 
-    if settings.backend == "openai":
-        from ibert_jupyter.model.openai_compat import OpenAICompatibleModel
-
-        inner: ChatModel = OpenAICompatibleModel(settings)
-    else:
-        from ibert_jupyter.model.local import LocalChatModel
-
-        try:
-            inner = LocalChatModel.from_settings(settings)
-        except ImportError as exc:
-            raise ModelUnavailable(
-                f"the local backend needs the model extra ({exc.name} missing): "
-                "pip install 'ibert-jupyter[model]'"
-            ) from exc
+    try:
+        inner: ChatModel = load(BACKENDS, settings.backend, "model backend").from_settings(settings)
+    except ImportError as exc:
+        raise ModelUnavailable(
+            f"the {settings.backend} backend needs the model extra ({exc.name} missing): "
+            "pip install 'ibert-jupyter[model]'"
+        ) from exc
     return LoggedModel(inner, RequestLog(settings.log_file))
 
 

@@ -42,6 +42,19 @@ def _method_calls(nodes, name: str | None = None):
             yield node
 
 
+def _rewrite_calls(src: Source, diag: Diagnosis, rewrite: Callable[[Source, ast.Call], str | None],
+                   rule: str, why: str, name: str | None = None) -> Iterator[Candidate]:
+    """One candidate that rewrites every method call on the error's line (``name``: only those
+    calls) that ``rewrite`` gives new text for; none if it rewrites nothing."""
+    edits = []
+    for call in _method_calls(_scope_nodes(src, diag), name):
+        text = rewrite(src, call)
+        if text is not None:
+            edits.append(src.replace(call, text))
+    if edits:
+        yield Candidate(src.apply(edits), rule, why)
+
+
 # -- imports --------------------------------------------------------------------------------
 def fix_missing_import(src: Source, diag: Diagnosis, ctx: FixContext) -> Iterator[Candidate]:
     """The cell uses ``_`` or ``ibis`` that this notebook never imported."""
@@ -155,21 +168,20 @@ def _single_sequence_methods() -> frozenset[str]:
     return frozenset(names)
 
 
+def _packed(src: Source, call: ast.Call) -> str | None:
+    if call.func.attr not in _single_sequence_methods() or call.keywords:
+        return None
+    args = call.args
+    if len(args) > 1 or (len(args) == 1 and isinstance(args[0], ast.Constant)):
+        return f"{src.text(call.func)}([{', '.join(src.text(a) for a in args)}])"
+    return None
+
+
 def fix_pack_arguments(src: Source, diag: Diagnosis, ctx: FixContext) -> Iterator[Candidate]:
     """``col.isin("A", "B")`` → ``col.isin(["A", "B"])``: the method takes one collection."""
-    edits = []
-    for call in _method_calls(_scope_nodes(src, diag)):
-        if call.func.attr not in _single_sequence_methods() or call.keywords:
-            continue
-        args = call.args
-        single_scalar = len(args) == 1 and isinstance(args[0], ast.Constant)
-        if len(args) > 1 or single_scalar:
-            packed = "[" + ", ".join(src.text(a) for a in args) + "]"
-            edits.append(src.replace(call, f"{src.text(call.func)}({packed})"))
-    if edits:
-        yield Candidate(src.apply(edits), "pack-arguments",
-                        "That method takes one list of values (its signature in the installed Ibis has a single "
-                        "collection argument); the values are now passed as a list.")
+    yield from _rewrite_calls(src, diag, _packed, "pack-arguments",
+                              "That method takes one list of values (its signature in the installed Ibis has a single "
+                              "collection argument); the values are now passed as a list.")
 
 
 # -- strings Ibis reads as column names --------------------------------------------------------
@@ -278,27 +290,27 @@ def fix_aggregate_without_group_by(src: Source, diag: Diagnosis, ctx: FixContext
                         preserves_meaning=False)
 
 
+def _grouped_column_aggregated(src: Source, call: ast.Call) -> str | None:
+    sub = call.func.value
+    if not (isinstance(sub, ast.Subscript) and isinstance(sub.slice, ast.Constant) and isinstance(sub.slice.value, str)):
+        return None
+    grouped = sub.value
+    if not (isinstance(grouped, ast.Call) and isinstance(grouped.func, ast.Attribute) and grouped.func.attr in {"group_by", "groupby"}):
+        return None
+    column = sub.slice.value
+    if not column.isidentifier():
+        return None
+    base = grouped.func.value
+    ref = f"{src.text(base)}.{column}" if isinstance(base, ast.Name) else f"_.{column}"
+    args = ", ".join(src.text(a) for a in call.args)
+    return f"{src.text(grouped)}.aggregate({column}={ref}.{call.func.attr}({args}))"
+
+
 def fix_grouped_column_aggregate(src: Source, diag: Diagnosis, ctx: FixContext) -> Iterator[Candidate]:
     """pandas ``t.group_by(k)["col"].sum()`` → ``t.group_by(k).aggregate(col=t.col.sum())``."""
-    edits = []
-    for call in _method_calls(_scope_nodes(src, diag)):
-        sub = call.func.value
-        if not (isinstance(sub, ast.Subscript) and isinstance(sub.slice, ast.Constant) and isinstance(sub.slice.value, str)):
-            continue
-        grouped = sub.value
-        if not (isinstance(grouped, ast.Call) and isinstance(grouped.func, ast.Attribute) and grouped.func.attr in {"group_by", "groupby"}):
-            continue
-        column = sub.slice.value
-        if not column.isidentifier():
-            continue
-        base = grouped.func.value
-        ref = f"{src.text(base)}.{column}" if isinstance(base, ast.Name) else f"_.{column}"
-        args = ", ".join(src.text(a) for a in call.args)
-        edits.append(src.replace(call, f"{src.text(grouped)}.aggregate({column}={ref}.{call.func.attr}({args}))"))
-    if edits:
-        yield Candidate(src.apply(edits), "grouped-column-aggregate",
-                        "pandas aggregates one column of a groupby with df.groupby(k)['col'].sum(); in Ibis that is "
-                        "group_by(k).aggregate(col=t.col.sum()), which keeps the column's name.")
+    yield from _rewrite_calls(src, diag, _grouped_column_aggregated, "grouped-column-aggregate",
+                              "pandas aggregates one column of a groupby with df.groupby(k)['col'].sum(); in Ibis that is "
+                              "group_by(k).aggregate(col=t.col.sum()), which keeps the column's name.")
 
 
 # -- joins --------------------------------------------------------------------------------------
@@ -306,19 +318,16 @@ def fix_join_on_keyword(src: Source, diag: Diagnosis, ctx: FixContext) -> Iterat
     """``a.join(b, on=...)``: Ibis takes the join keys/predicates as the second positional argument."""
     if diag.name != "on":
         return
-    edits = []
-    for call in _method_calls(_scope_nodes(src, diag)):
-        if not call.func.attr.endswith("join"):
-            continue
-        on = next((k for k in call.keywords if k.arg == "on"), None)
-        if on is None or len(call.args) != 1:
-            continue
-        rest = [src.text(k) for k in call.keywords if k.arg != "on"]
-        args = ", ".join([src.text(call.args[0]), src.text(on.value), *rest])
-        edits.append(src.replace(call, f"{src.text(call.func)}({args})"))
-    if edits:
-        yield Candidate(src.apply(edits), "join-predicates",
-                        "Ibis's join takes the keys (or a condition) as its second argument, not on=...")
+    yield from _rewrite_calls(src, diag, _join_on_positional, "join-predicates",
+                              "Ibis's join takes the keys (or a condition) as its second argument, not on=...")
+
+
+def _join_on_positional(src: Source, call: ast.Call) -> str | None:
+    on = next((k for k in call.keywords if k.arg == "on"), None)
+    if not call.func.attr.endswith("join") or on is None or len(call.args) != 1:
+        return None
+    rest = [src.text(k) for k in call.keywords if k.arg != "on"]
+    return f"{src.text(call.func)}({', '.join([src.text(call.args[0]), src.text(on.value), *rest])})"
 
 
 # -- window idioms --------------------------------------------------------------------------------
@@ -392,25 +401,24 @@ def fix_len(src: Source, diag: Diagnosis, ctx: FixContext) -> Iterator[Candidate
 
 def fix_rename_columns_keyword(src: Source, diag: Diagnosis, ctx: FixContext) -> Iterator[Candidate]:
     """pandas ``t.rename(columns={"old": "new"})`` → Ibis ``t.rename(new="old")``."""
-    edits = []
-    for call in _method_calls(_scope_nodes(src, diag), "rename"):
-        columns = next((k for k in call.keywords if k.arg == "columns"), None)
-        if columns is None or not isinstance(columns.value, ast.Dict) or call.args:
-            continue
-        pairs = []
-        for key, value in zip(columns.value.keys, columns.value.values):
-            if not (isinstance(key, ast.Constant) and isinstance(value, ast.Constant)):
-                break
-            pairs.append((key.value, value.value))
-        else:
-            if all(isinstance(new, str) and new.isidentifier() for _, new in pairs):
-                args = ", ".join(f"{new}={old!r}" for old, new in pairs)
-            else:
-                args = "{" + ", ".join(f"{new!r}: {old!r}" for old, new in pairs) + "}"
-            edits.append(src.replace(call, f"{src.text(call.func)}({args})"))
-    if edits:
-        yield Candidate(src.apply(edits), "rename-new-equals-old",
-                        "pandas renames with columns={old: new}; Ibis's rename takes new=old.")
+    yield from _rewrite_calls(src, diag, _rename_new_equals_old, "rename-new-equals-old",
+                              "pandas renames with columns={old: new}; Ibis's rename takes new=old.", name="rename")
+
+
+def _rename_new_equals_old(src: Source, call: ast.Call) -> str | None:
+    columns = next((k for k in call.keywords if k.arg == "columns"), None)
+    if columns is None or not isinstance(columns.value, ast.Dict) or call.args:
+        return None
+    pairs = []
+    for key, value in zip(columns.value.keys, columns.value.values):
+        if not (isinstance(key, ast.Constant) and isinstance(value, ast.Constant)):
+            return None
+        pairs.append((key.value, value.value))
+    if all(isinstance(new, str) and new.isidentifier() for _, new in pairs):
+        args = ", ".join(f"{new}={old!r}" for old, new in pairs)
+    else:
+        args = "{" + ", ".join(f"{new!r}: {old!r}" for old, new in pairs) + "}"
+    return f"{src.text(call.func)}({args})"
 
 
 def fix_method_not_called(src: Source, diag: Diagnosis, ctx: FixContext) -> Iterator[Candidate]:
@@ -507,18 +515,18 @@ def fix_noop_keyword(src: Source, diag: Diagnosis, ctx: FixContext) -> Iterator[
     """Drop a pandas keyword whose value is what Ibis always does (``skipna=True``)."""
     if not diag.name:
         return
-    edits = []
-    for call in _method_calls(_scope_nodes(src, diag)):
+
+    def without_noop(src: Source, call: ast.Call) -> str | None:
         if call.func.attr in _RANKING:  # pandas ranks count from 1, Ibis's from 0: not a no-op
-            continue
+            return None
         kept = [k for k in call.keywords if not (k.arg == diag.name and isinstance(k.value, ast.Constant)
                                                   and (k.arg, k.value.value) in _NOOP_KEYWORDS)]
-        if len(kept) != len(call.keywords):
-            args = [src.text(a) for a in call.args] + [src.text(k) for k in kept]
-            edits.append(src.replace(call, f"{src.text(call.func)}({', '.join(args)})"))
-    if edits:
-        yield Candidate(src.apply(edits), "drop-noop-keyword",
-                        f"{diag.name}= is pandas API, and its value is what Ibis always does; it was removed.")
+        if len(kept) == len(call.keywords):
+            return None
+        return f"{src.text(call.func)}({', '.join([src.text(a) for a in call.args] + [src.text(k) for k in kept])})"
+
+    yield from _rewrite_calls(src, diag, without_noop, "drop-noop-keyword",
+                              f"{diag.name}= is pandas API, and its value is what Ibis always does; it was removed.")
 
 
 GENERAL_RULES: tuple[Rule, ...] = (

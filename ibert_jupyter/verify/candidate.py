@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import time
 import traceback
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 import ibis
@@ -101,6 +102,87 @@ def table_references(expr: ir.Expr) -> list[str]:
     return sorted(names)
 
 
+@dataclass
+class _Run:
+    """What the stages learn about one candidate, filled in stage by stage."""
+
+    code: str
+    tables: Mapping[str, ir.Table]
+    dialect: str
+    helpers: Mapping[str, Any] | None
+    provided: frozenset[str] | None
+    tree: ast.Module | None = None
+    compiled: Any = None
+    result_name: str = ""
+    expr: Any = None
+    fields: dict[str, Any] = field(default_factory=dict)  # the report's fields on success
+
+
+def _parse(run: _Run) -> None:
+    run.tree = ast.parse(run.code, filename=CANDIDATE_FILENAME)
+
+
+def _sandbox(run: _Run) -> None:
+    check_tree(run.tree)
+    tree, run.result_name = bind_result(run.tree)
+    run.compiled = compile(tree, CANDIDATE_FILENAME, "exec")
+
+
+def _build(run: _Run) -> None:
+    namespace: dict[str, Any] = {
+        "__builtins__": safe_builtins(),
+        **provided_namespace(run.provided),
+        **(run.helpers or {}),
+        **run.tables,
+    }
+    exec(run.compiled, namespace)  # noqa: S102 - checked above, and this process is disposable
+    run.expr = namespace.get(run.result_name)
+
+
+def _typecheck(run: _Run) -> None:
+    expr = run.expr
+    if not isinstance(expr, ir.Expr):
+        raise TypeError(f"the candidate's result is {type(expr).__name__}, not an Ibis expression")
+    if isinstance(expr, ir.Table):
+        schema = {name: str(dtype) for name, dtype in expr.schema().items()}
+        kind = "table"
+    else:
+        schema = {expr.get_name() if hasattr(expr, "get_name") else "value": str(expr.type())}
+        kind = "column" if isinstance(expr, ir.Column) else "scalar"
+    run.fields.update(result_kind=kind, schema=schema, tables=table_references(expr))
+
+
+def _sql(run: _Run) -> None:
+    sql = str(ibis.to_sql(run.expr, dialect=run.dialect))
+    table = run.fields["result_kind"] == "table"
+    preview_sql = sql if table else str(ibis.to_sql(run.expr.as_table(), dialect=run.dialect))
+    run.fields.update(sql=sql, preview_sql=preview_sql)
+
+
+# The pipeline in order: (stage, step, the exceptions that fail it with a report). Parse and
+# sandbox fail only on what they check; from build on, anything the candidate raises is a report.
+STAGES: tuple[tuple[str, Callable[[_Run], None], tuple[type[BaseException], ...]], ...] = (
+    ("parse", _parse, (SyntaxError,)),
+    ("sandbox", _sandbox, (SandboxError, SyntaxError)),
+    ("build", _build, (Exception,)),
+    ("typecheck", _typecheck, (Exception,)),
+    ("sql", _sql, (Exception,)),
+)
+
+
+def _failure(stage: str, exc: BaseException, run: _Run, timings: dict[str, float]) -> dict[str, Any]:
+    if isinstance(exc, SandboxError):
+        line, column = exc.line, exc.column + 1
+    else:
+        line, column = candidate_position(exc, run.code)
+    message = _missing_import(exc, run.provided) if isinstance(exc, NameError) else None
+    return {
+        "ok": False, "stage": stage, "error_type": type(exc).__name__,
+        "message": message or str(exc).strip() or type(exc).__name__,
+        "line": line, "column": column, "timings_ms": timings,
+    }
+
+
 def run_candidate(
     code: str,
     tables: Mapping[str, ir.Table],
@@ -111,96 +193,15 @@ def run_candidate(
     on_stage: Callable[[str], None] = lambda stage: None,
 ) -> dict[str, Any]:
     """Run every stage on ``code``; returns the report's fields as plain data."""
+    run = _Run(code, tables, dialect, helpers, provided)
     timings: dict[str, float] = {}
-    stage = "parse"
-
-    def fail(exc: BaseException, line=None, column=None, message=None) -> dict[str, Any]:
-        if line is None:
-            line, column = candidate_position(exc, code)
-        return {
-            "ok": False, "stage": stage, "error_type": type(exc).__name__,
-            "message": message or str(exc).strip() or type(exc).__name__,
-            "line": line, "column": column, "timings_ms": timings,
-        }
-
-    def clock(name: str, t0: float) -> None:
-        timings[name] = (time.perf_counter() - t0) * 1e3
-
-    on_stage(stage)
-    t0 = time.perf_counter()
-    try:
-        tree = ast.parse(code, filename=CANDIDATE_FILENAME)
-    except SyntaxError as exc:
-        clock(stage, t0)
-        return fail(exc, exc.lineno, exc.offset)
-    clock(stage, t0)
-
-    stage = "sandbox"
-    on_stage(stage)
-    t0 = time.perf_counter()
-    try:
-        check_tree(tree)
-        tree, result_name = bind_result(tree)
-        compiled = compile(tree, CANDIDATE_FILENAME, "exec")
-    except SandboxError as exc:
-        clock(stage, t0)
-        return fail(exc, exc.line, exc.column + 1)
-    except SyntaxError as exc:
-        clock(stage, t0)
-        return fail(exc, exc.lineno, exc.offset)
-    clock(stage, t0)
-
-    stage = "build"
-    on_stage(stage)
-    namespace: dict[str, Any] = {
-        "__builtins__": safe_builtins(),
-        **provided_namespace(provided),
-        **(helpers or {}),
-        **tables,
-    }
-    t0 = time.perf_counter()
-    try:
-        exec(compiled, namespace)  # noqa: S102 - checked above, and this process is disposable
-        expr = namespace.get(result_name)
-    except NameError as exc:
-        clock(stage, t0)
-        return fail(exc, message=_missing_import(exc, provided))
-    except Exception as exc:  # noqa: BLE001 - any candidate failure becomes a report
-        clock(stage, t0)
-        return fail(exc)
-    clock(stage, t0)
-
-    stage = "typecheck"
-    on_stage(stage)
-    t0 = time.perf_counter()
-    try:
-        if not isinstance(expr, ir.Expr):
-            raise TypeError(
-                f"the candidate's result is {type(expr).__name__}, not an Ibis expression"
-            )
-        if isinstance(expr, ir.Table):
-            schema = {name: str(dtype) for name, dtype in expr.schema().items()}
-            kind = "table"
-        else:
-            schema = {expr.get_name() if hasattr(expr, "get_name") else "value": str(expr.type())}
-            kind = "column" if isinstance(expr, ir.Column) else "scalar"
-        references = table_references(expr)
-    except Exception as exc:  # noqa: BLE001
-        clock(stage, t0)
-        return fail(exc)
-    clock(stage, t0)
-
-    stage = "sql"
-    on_stage(stage)
-    t0 = time.perf_counter()
-    try:
-        sql = str(ibis.to_sql(expr, dialect=dialect))
-        preview_sql = sql if kind == "table" else str(ibis.to_sql(expr.as_table(), dialect=dialect))
-    except Exception as exc:  # noqa: BLE001
-        clock(stage, t0)
-        return fail(exc)
-    clock(stage, t0)
-    return {
-        "ok": True, "stage": stage, "sql": sql, "preview_sql": preview_sql,
-        "result_kind": kind, "schema": schema, "tables": references, "timings_ms": timings,
-    }
+    for stage, step, failures in STAGES:
+        on_stage(stage)
+        t0 = time.perf_counter()
+        try:
+            step(run)
+        except failures as exc:  # noqa: BLE001 - a candidate's failure becomes its report
+            timings[stage] = (time.perf_counter() - t0) * 1e3
+            return _failure(stage, exc, run, timings)
+        timings[stage] = (time.perf_counter() - t0) * 1e3
+    return {"ok": True, "stage": stage, **run.fields, "timings_ms": timings}

@@ -21,6 +21,7 @@ import ibis
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
 
+from ibert_jupyter.context.namespace import is_plain_data
 from ibert_jupyter.context.tables import table_backend
 from ibert_jupyter.verify.candidate import CANDIDATE_FILENAME, bind_result, candidate_position
 from ibert_jupyter.verify.pool import WorkerError, WorkerPool, WorkerUnavailable, default_pool
@@ -44,7 +45,6 @@ DEFAULT_BUILD_TIMEOUT_S = 5.0
 DEFAULT_PREVIEW_TIMEOUT_S = 20.0
 DEFAULT_PREVIEW_BYTES = 16 * 2**20
 PLACEHOLDER_PREFIX = "ibert_input_"
-_JSON_SCALARS = (str, int, float, bool, type(None))
 
 
 class CandidateTimeout(Exception):
@@ -117,7 +117,7 @@ _HELPER_CACHE: dict[int, tuple[Any, dict]] = {}
 
 def _helper_spec(name: str, value: Any) -> dict:
     """Helpers cross into the worker as plain data or an importable reference."""
-    if isinstance(value, _JSON_SCALARS) or _is_plain_data(value):
+    if is_plain_data(value):
         return {"value": value}
     hit = _HELPER_CACHE.get(id(value))
     if hit is not None and hit[0] is value:
@@ -132,16 +132,6 @@ def _helper_spec(name: str, value: Any) -> dict:
         f"helper {name!r} cannot be sent to the isolated verifier: helpers must be plain data "
         "or functions importable by module and name (or returned by a no-argument factory)"
     )
-
-
-def _is_plain_data(value: Any) -> bool:
-    if isinstance(value, _JSON_SCALARS):
-        return True
-    if isinstance(value, (list, tuple)):
-        return all(_is_plain_data(v) for v in value)
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and _is_plain_data(v) for k, v in value.items())
-    return False
 
 
 def _resolves_to(module_name: str, qualname: str, code) -> bool:

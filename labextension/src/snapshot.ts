@@ -45,15 +45,21 @@ function parseExpression(result: any): unknown {
   throw new Error('the kernel did not return the snapshot as application/json');
 }
 
-/** Evaluate ``expression`` (which must build an IPython.display.JSON) silently in ``kernel``. */
-export async function evaluateJson(kernel: Kernel.IKernelConnection, expression: string, timeoutMs: number): Promise<unknown> {
+/** Evaluate ``expression`` (which must build an IPython.display.JSON) silently in ``kernel``;
+ * ``what`` names the wait in a timeout's message. */
+export async function evaluateJson(
+  kernel: Kernel.IKernelConnection,
+  expression: string,
+  timeoutMs: number,
+  what = 'the kernel'
+): Promise<unknown> {
   const future = kernel.requestExecute({
     code: '',
     silent: true,
     store_history: false,
     user_expressions: { ibert_value: expression }
   });
-  const reply = (await withTimeout(future.done, timeoutMs, 'the kernel')) as KernelMessage.IExecuteReplyMsg;
+  const reply = (await withTimeout(future.done, timeoutMs, what)) as KernelMessage.IExecuteReplyMsg;
   const content: any = reply.content;
   return parseExpression(content.user_expressions?.ibert_value);
 }
@@ -63,15 +69,7 @@ export async function kernelSnapshot(kernel: Kernel.IKernelConnection | null | u
     return { snapshot: null, note: 'No active kernel: asking without table context.' };
   }
   try {
-    const future = kernel.requestExecute({
-      code: '',
-      silent: true,
-      store_history: false,
-      user_expressions: { ibert_snapshot: SNAPSHOT_EXPRESSION }
-    });
-    const reply = (await withTimeout(future.done, SNAPSHOT_TIMEOUT_MS, 'the kernel snapshot')) as KernelMessage.IExecuteReplyMsg;
-    const content: any = reply.content;
-    const snapshot = parseExpression(content.user_expressions?.ibert_snapshot);
+    const snapshot = await evaluateJson(kernel, SNAPSHOT_EXPRESSION, SNAPSHOT_TIMEOUT_MS, 'the kernel snapshot');
     return { snapshot, note: null };
   } catch (error) {
     return { snapshot: null, note: `No table context: ${(error as Error).message}.` };

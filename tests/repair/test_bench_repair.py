@@ -7,8 +7,8 @@ import json
 import pytest
 
 from ibert_jupyter.cli import main
-from ibert_jupyter.evaluation.bench_repair import frames_equal
 from ibert_jupyter.repair.mutations import MUTATORS, build_corpus
+from ibert_jupyter.results_equal import results_equal
 
 
 def test_corpus_has_at_least_eight_classes_of_real_failures(tpch_con):
@@ -30,10 +30,10 @@ def test_bench_json_line(capsys):
     assert tpch["deterministic_fixed_ratio"] >= 0.8
 
 
-def test_frames_equal_is_strict_about_values():
+def test_fix_results_are_compared_strictly_about_values_and_names():
     import pandas as pd
 
     a = pd.DataFrame({"x": [1.0, 2.0]})
-    assert frames_equal(a, pd.DataFrame({"x": [2.0, 1.0]}))
-    assert not frames_equal(a, pd.DataFrame({"x": [1.0, 2.5]}))
-    assert not frames_equal(a, pd.DataFrame({"y": [1.0, 2.0]}))
+    assert results_equal(a, pd.DataFrame({"x": [2.0, 1.0]}), names=True)
+    assert not results_equal(a, pd.DataFrame({"x": [1.0, 2.5]}), names=True)
+    assert not results_equal(a, pd.DataFrame({"y": [1.0, 2.0]}), names=True)

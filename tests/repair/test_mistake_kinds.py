@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
-from ibert_jupyter.evaluation.bench_repair import _as_frame, frames_equal
 from ibert_jupyter.jupyter.magics_fix import FixMagics, checked_against, tried_lines
 from ibert_jupyter.repair.reports_corpus import connect_shop
+from ibert_jupyter.results_equal import as_frame, results_equal
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def _value(ip, code):
     *body, last = code.strip().splitlines()
     exec("\n".join(body), ns)  # noqa: S102 - test cells
     value = eval(last, ns)  # noqa: S307
-    return _as_frame(value.execute() if hasattr(value, "execute") else value)
+    return as_frame(value.execute() if hasattr(value, "execute") else value)
 
 
 def _fix(ip, magics, broken):
@@ -90,7 +90,7 @@ def test_meaning_preserving_fixes_are_verified_and_right(shell, broken, intended
     ip, magics = shell
     result = _fix(ip, magics, broken)
     assert result.verified, result.explanation()
-    assert frames_equal(_value(ip, result.fixed_code), _value(ip, intended))
+    assert results_equal(_value(ip, intended), _value(ip, result.fixed_code), names=True)
 
 
 GUESSES = [  # meaning-changing edits: they run, but are never shown as verified
@@ -112,7 +112,7 @@ def test_meaning_changing_fixes_say_check_and_show_rows(shell, capsys, broken, i
     assert "runs — check that this is what you meant" in out
     assert "Preview of the result" in out
     assert "verified fix" not in out
-    assert frames_equal(_value(ip, result.fixed_code), _value(ip, intended))
+    assert results_equal(_value(ip, intended), _value(ip, result.fixed_code), names=True)
 
 
 def test_column_of_another_table_proposes_a_join_not_a_look_alike(shell):

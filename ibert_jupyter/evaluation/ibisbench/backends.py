@@ -18,7 +18,16 @@ from typing import Callable, Protocol, Sequence
 from ibert_jupyter.evaluation.ibisbench.tasks import Task
 from ibert_jupyter.model.base import GenerationRequest, Message
 
-BACKENDS = ("local", "openai", "replay", "gold", "scripted")
+# name -> "module:Class"; each class builds itself from the command line's options with
+# ``from_options(name, replay=..., max_new_tokens=..., temperature=...)``. Imported only when
+# chosen (ibert_jupyter.registry): the model backends load the model runtime, torch included.
+BACKENDS: dict[str, str] = {
+    "local": "ibert_jupyter.evaluation.ibisbench.backends:ModelBackend",
+    "openai": "ibert_jupyter.evaluation.ibisbench.backends:ModelBackend",
+    "replay": "ibert_jupyter.evaluation.ibisbench.backends:ReplayBackend",
+    "gold": "ibert_jupyter.evaluation.ibisbench.backends:GoldBackend",
+    "scripted": "ibert_jupyter.evaluation.ibisbench.backends:ScriptedBackend",
+}
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,20 @@ class ModelBackend:
         self.name = getattr(model, "name", type(model).__name__)
         self.max_new_tokens, self.temperature, self.top_p = max_new_tokens, temperature, top_p
 
+    @classmethod
+    def from_options(cls, name: str, *, max_new_tokens: int = 256, temperature: float = 0.8,
+                     **_: object) -> "ModelBackend":
+        """local or openai, with the model settings read from IBERT_* variables."""
+        from ibert_jupyter.model.config import ModelSettings
+        from ibert_jupyter.model.runtime import build_model
+
+        settings = ModelSettings.from_env()
+        if name == "openai" and settings.backend != "openai":
+            raise ValueError("--backend openai needs IBERT_OPENAI_BASE_URL (and IBERT_OPENAI_MODEL)")
+        if name == "local":
+            settings = settings.with_(backend="local")
+        return cls(build_model(settings), max_new_tokens=max_new_tokens, temperature=temperature)
+
     def sample(self, task, messages, n, round, docs, first=0):
         request = GenerationRequest(messages=list(messages), n=n, max_new_tokens=self.max_new_tokens,
                                     temperature=self.temperature, top_p=self.top_p)
@@ -58,6 +81,10 @@ class GoldBackend:
 
     name = "gold"
 
+    @classmethod
+    def from_options(cls, name: str, **_: object) -> "GoldBackend":
+        return cls()
+
     def sample(self, task, messages, n, round, docs, first=0):
         return [Sample(f"```python\n{task.gold_code}```", len(task.gold_code.split()), 0.0)] * n
 
@@ -70,6 +97,10 @@ class ScriptedBackend:
     def __init__(self, answer: Callable[[Task, int, int], str]):
         self.answer = answer
         self.prompts: list[Sequence[Message]] = []
+
+    @classmethod
+    def from_options(cls, name: str, **_: object) -> "ScriptedBackend":
+        raise ValueError("the scripted backend is built in code (tests), not from the command line")
 
     def sample(self, task, messages, n, round, docs, first=0):
         self.prompts.append(list(messages))
@@ -105,6 +136,12 @@ class ReplayBackend:
             except (KeyError, ValueError, TypeError) as exc:
                 raise ValueError(f"{self.path}:{number}: not a replay record ({exc})") from exc
 
+    @classmethod
+    def from_options(cls, name: str, *, replay: str | None = None, **_: object) -> "ReplayBackend":
+        if not replay:
+            raise ValueError("--backend replay needs --replay FILE (a file written by `ibert eval --record`)")
+        return cls(replay)
+
     def sample(self, task, messages, n, round, docs, first=0):
         out = []
         for i in range(first, first + n):
@@ -137,23 +174,8 @@ class RecordingBackend:
 
 def make_backend(kind: str, *, replay: str | None = None, max_new_tokens: int = 256,
                  temperature: float = 0.8) -> Backend:
-    """A backend by name; local and openai read the model settings from IBERT_* variables."""
-    if kind == "gold":
-        return GoldBackend()
-    if kind == "replay":
-        if not replay:
-            raise ValueError("--backend replay needs --replay FILE (a file written by `ibert eval --record`)")
-        return ReplayBackend(replay)
-    if kind in ("local", "openai"):
-        from ibert_jupyter.model.config import ModelSettings
-        from ibert_jupyter.model.runtime import build_model
+    """A backend by name (``BACKENDS``); local and openai read the model settings from IBERT_* variables."""
+    from ibert_jupyter.registry import load
 
-        settings = ModelSettings.from_env()
-        if kind == "openai" and settings.backend != "openai":
-            raise ValueError("--backend openai needs IBERT_OPENAI_BASE_URL (and IBERT_OPENAI_MODEL)")
-        if kind == "local":
-            settings = settings.with_(backend="local")
-        return ModelBackend(build_model(settings), max_new_tokens=max_new_tokens, temperature=temperature)
-    if kind == "scripted":
-        raise ValueError("the scripted backend is built in code (tests), not from the command line")
-    raise ValueError(f"unknown backend {kind!r}; use one of {', '.join(BACKENDS)}")
+    return load(BACKENDS, kind, "backend").from_options(kind, replay=replay, max_new_tokens=max_new_tokens,
+                                                        temperature=temperature)

@@ -1,7 +1,7 @@
 """Execution accuracy: is a candidate's result the gold result?
 
-One equality function for all of iBERT (``ibert_jupyter.sql.compare.compare_rows``: numbers
-with a tolerance, multisets unless ordered, ties under a limit allowed). Here only what a
+One equality function for all of iBERT (``ibert_jupyter.results_equal``: numbers with a
+tolerance, integers exact, multisets unless ordered, ties under a limit allowed). Here only what a
 candidate may legitimately do differently is undone first: name its columns otherwise or
 list them in another order (matched by name when both have the same names, else by each
 column's multiset of values).
@@ -9,27 +9,12 @@ column's multiset of values).
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 from typing import Any, Sequence
 
-from ibert_jupyter.sql.compare import Comparison, compare_rows, rows_of
-
-
-def _frame_columns(result: Any) -> list[str]:
-    if hasattr(result, "columns"):
-        return [str(c) for c in result.columns]
-    if hasattr(result, "column_names"):
-        return list(result.column_names)
-    if isinstance(result, list) and result and isinstance(result[0], dict):
-        return list(result[0])
-    return []
-
-
-def _rows(result: Any) -> list[tuple]:
-    if isinstance(result, list) and result and isinstance(result[0], dict):
-        return rows_of([tuple(r.values()) for r in result])
-    return rows_of(result)
+from ibert_jupyter.results_equal import Comparison, columns_of, results_equal, rows_of
 
 
 def _column_signature(rows: list[tuple], i: int) -> tuple:
@@ -56,9 +41,9 @@ def _column_order(expected_rows: list[tuple], rows: list[tuple], want: list[str]
 
 def aligned_rows(expected: Any, actual: Any) -> list[tuple]:
     """The candidate's rows with its columns in the gold's order, matched by name or by values."""
-    rows = _rows(actual)
-    want, have = _frame_columns(expected), _frame_columns(actual)
-    order = None if want == have else _column_order(_rows(expected), rows, want, have)
+    rows = rows_of(actual)
+    want, have = columns_of(expected) or [], columns_of(actual) or []
+    order = None if want == have else _column_order(rows_of(expected), rows, want, have)
     if order is not None and order != list(range(len(order))):
         rows = [tuple(r[i] for i in order) for r in rows]
     return rows
@@ -67,20 +52,26 @@ def aligned_rows(expected: Any, actual: Any) -> list[tuple]:
 def same_result(expected: Any, actual: Any, order_keys: Sequence[int] | None = None,
                 limited: bool = False) -> Comparison:
     """Equal results? ``order_keys`` (gold output positions) only when the request orders."""
-    return compare_rows(_rows(expected), aligned_rows(expected, actual), order_keys or None, limited)
+    return results_equal(rows_of(expected), aligned_rows(expected, actual), order_keys or None, limited)
 
 
 def _digest_cell(value: Any) -> Any:
-    return float(f"{value:.6g}") if isinstance(value, float) else value
+    """A canonical cell as the gold files record it: numbers as floats to 6 significant digits,
+    timestamps in ISO form (the recorded digests and heads depend on this exact form)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(f"{value:.6g}")
+    if isinstance(value, datetime.datetime):
+        return value.isoformat()
+    return value
 
 
 def digest(result: Any, order_keys: Sequence[int] | None = None) -> str:
     """A stable fingerprint of a result (floats to 6 significant digits; sorted unless ordered)."""
-    rows = [tuple(_digest_cell(v) for v in r) for r in _rows(result)]
+    rows = [tuple(_digest_cell(v) for v in r) for r in rows_of(result)]
     if not order_keys:
         rows.sort(key=lambda r: json.dumps(r, default=str))
     return hashlib.sha256(json.dumps(rows, default=str).encode()).hexdigest()[:16]
 
 
 def head_rows(result: Any, n: int = 3) -> list[list]:
-    return [[_digest_cell(v) for v in r] for r in _rows(result)[:n]]
+    return [[_digest_cell(v) for v in r] for r in rows_of(result)[:n]]

@@ -9,17 +9,15 @@ counted by stage (``verify:<stage>``, ``execute``) and reason (the exception typ
 from __future__ import annotations
 
 import collections
-import datetime
-import decimal
 import hashlib
 import json
-import math
 import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 import ibis.expr.types as ir
 
+from ibert_jupyter.results_equal import fingerprint_cell
 from ibert_jupyter.verify import verify
 
 
@@ -54,28 +52,10 @@ class Rejections:
 
 
 def _cell(value: Any) -> Any:
-    """A JSON-stable form of one result value (floats to 9 significant digits)."""
-    if value is None:
-        return None
-    if isinstance(value, float):
-        return None if math.isnan(value) else float(f"{value:.9g}")
-    if isinstance(value, (int, str, bool)):
-        return value
-    if isinstance(value, decimal.Decimal):
-        return float(f"{float(value):.9g}")
-    if isinstance(value, (datetime.date, datetime.datetime, datetime.time, datetime.timedelta)):
-        return str(value)
-    if hasattr(value, "item") and not isinstance(value, (list, dict)):  # numpy / pandas scalars
-        try:
-            return _cell(value.item())
-        except (ValueError, AttributeError):
-            pass
-    if isinstance(value, dict):
-        return {str(k): _cell(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)) or hasattr(value, "tolist"):
-        return [_cell(v) for v in (value.tolist() if hasattr(value, "tolist") else value)]
-    text = str(value)
-    return None if text in ("NaT", "nan", "<NA>") else text
+    """A JSON-stable form of one result value: ``results_equal``'s canonical cell (NULL, NaN
+    and NaT alike; DECIMAL as a number; a DATE as its midnight), floats to 9 significant
+    digits, so the fingerprint agrees with the equality every benchmark uses."""
+    return fingerprint_cell(value, digits=9)
 
 
 def fingerprint(result: Any) -> tuple[int, str]:

@@ -119,6 +119,14 @@ class Generator:
         choices = [t for t in self.schema.tables if any(c.role in roles for c in t.columns)] or list(self.schema.tables)
         return rng.choice(choices)
 
+    def _pick_column(self, rng, *roles: str, among: tuple[str, ...] = ()) -> tuple[Table, Column] | None:
+        """A table with a column of one of ``roles``, and one of its columns whose role is in
+        ``among`` (default: ``roles``); None when it has none. The draws are always the same
+        two, in this order, so a seed keeps giving the same programs."""
+        table = self._table(rng, *roles)
+        columns = self._cols(table, *(among or roles))
+        return (table, rng.choice(columns)) if columns else None
+
     def _measure(self, table: Table) -> list[Column]:
         return self._cols(table, NUM, INT)
 
@@ -492,11 +500,10 @@ class Generator:
         return self._program("window", [kind, "part" if k else "all"], code, (t.variable,), intent, ("Value.over", "ibis.window"))
 
     def set_op(self, rng) -> Program | None:
-        t = self._table(rng, CAT)
-        cats = self._cols(t, CAT)
-        if not cats:
+        picked = self._pick_column(rng, CAT)
+        if picked is None:
             return None
-        c = rng.choice(cats)
+        t, c = picked
         other = [x for x in t.columns if x.role in (CAT, FK, TEXT, INT) and x is not c]
         shown = rng.sample(other, min(len(other), rng.choice([1, 2])))
         if not shown:
@@ -564,11 +571,10 @@ class Generator:
         return self._program("subquery", [kind], code, (t.variable,), [Clause("source", words)], ("Column.max", "Table.filter"))
 
     def dates(self, rng) -> Program | None:
-        t = self._table(rng, DATE, TS)
-        dcols = self._cols(t, DATE, TS)
-        if not dcols:
+        picked = self._pick_column(rng, DATE, TS)
+        if picked is None:
             return None
-        d = rng.choice(dcols)
+        t, d = picked
         ref = col("_", d.name)
         kind = rng.choice(["by_month", "by_year", "by_weekday", "by_hour", "shift", "truncate_count", "range"])
         ms = self.metrics(rng, t, 1)
@@ -602,11 +608,10 @@ class Generator:
         return self._program("dates", [kind, fn], code, (t.variable,), intent, ("TimestampValue.truncate", "ibis.interval"))
 
     def strings(self, rng) -> Program | None:
-        t = self._table(rng, TEXT, CAT)
-        scols = self._cols(t, TEXT, CAT)
-        if not scols:
+        picked = self._pick_column(rng, TEXT, CAT)
+        if picked is None:
             return None
-        s = rng.choice(scols)
+        t, s = picked
         ref = col("_", s.name)
         kind = rng.choice(["upper", "length", "prefix", "replace", "concat", "split", "regex"])
         name = out_name(s.name, kind)
@@ -699,11 +704,10 @@ class Generator:
         return self._program("case_buckets", [api.split(".")[1]], code, (t.variable,), intent, (api,))
 
     def distinct_counts(self, rng) -> Program | None:
-        t = self._table(rng, CAT)
-        cats = self._cols(t, CAT, FK)
-        if not cats:
+        picked = self._pick_column(rng, CAT, among=(CAT, FK))
+        if picked is None:
             return None
-        c = rng.choice(cats)
+        t, c = picked
         kind = rng.choice(["value_counts", "topk", "distinct", "nunique"])
         ref = col(t.variable, c.name)
         if kind == "value_counts":
