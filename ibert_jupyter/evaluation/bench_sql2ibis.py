@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+from ibert_jupyter.errors import Unavailable
 from ibert_jupyter.evaluation.stats import median, percentile
 
 
@@ -28,7 +29,7 @@ CLICKBENCH_POSTGRES_QUERIES = CLICKBENCH_DIR / "queries_postgres.sql"
 CLICKBENCH_CREATE = CLICKBENCH_DIR / "create.sql"
 
 
-class ClickBenchUnavailable(FileNotFoundError):
+class ClickBenchUnavailable(Unavailable, FileNotFoundError):
     """The ClickBench files ship with the repository only (their licence is not iBERT's)."""
 CLICKBENCH_ROWS = 50_000
 

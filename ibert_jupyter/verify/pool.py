@@ -23,6 +23,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from ibert_jupyter.errors import IbertError, Unavailable
 from ibert_jupyter.verify.isolation import Isolation, Limits, namespace_prefix
 from ibert_jupyter.verify.worker import BOOTSTRAP, MAX_ANSWER_BYTES, read_message, write_message
 
@@ -32,11 +33,11 @@ SNAPSHOT_GRACE_S = 10.0  # building a large snapshot's tables is not the candida
 SCRUBBED_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
 
 
-class WorkerUnavailable(RuntimeError):
+class WorkerUnavailable(Unavailable):
     """No verifier worker could be started (the message says why)."""
 
 
-class WorkerError(RuntimeError):
+class WorkerError(IbertError, RuntimeError):
     """A worker broke down while handling a request; it has been replaced."""
 
 

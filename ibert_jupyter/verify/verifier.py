@@ -22,6 +22,7 @@ import ibis.expr.operations as ops
 import ibis.expr.types as ir
 
 from ibert_jupyter.context.tables import table_backend
+from ibert_jupyter.errors import IbertInputError
 from ibert_jupyter.verify.candidate import CANDIDATE_FILENAME, bind_result, candidate_position
 from ibert_jupyter.verify.pool import WorkerError, WorkerPool, WorkerUnavailable, default_pool
 from ibert_jupyter.verify.preview_guard import (
@@ -34,6 +35,7 @@ from ibert_jupyter.verify.preview_guard import (
     to_frame,
 )
 from ibert_jupyter.verify.report import VerificationReport
+from ibert_jupyter.verify.sandbox import CandidateTimeout  # re-exported: the timeout callers catch
 
 __all__ = [
     "CANDIDATE_FILENAME", "CandidateTimeout", "VerifierInputError", "bind_result",
@@ -47,11 +49,7 @@ PLACEHOLDER_PREFIX = "ibert_input_"
 _JSON_SCALARS = (str, int, float, bool, type(None))
 
 
-class CandidateTimeout(Exception):
-    """The candidate (or its preview) ran longer than its time limit."""
-
-
-class VerifierInputError(ValueError):
+class VerifierInputError(IbertInputError):
     """The verifier was called with something that is not code or not tables."""
 
 
