@@ -73,7 +73,7 @@ def repair_cell(cell, con) -> dict[str, Any]:
     out.update(status=result.status, confidence=result.confidence, ms=result.elapsed_ms,
                rules=[step.rule for step in result.steps])
     expected = _as_frame(run_cell(cell.intended, namespace_for(con, cell.namespace)))
-    claimed = result.fixed_code if result.fixed_code is not None else (cell.broken if result.status == "already-ok" else None)
+    claimed = result.fixed_code if result.fixed_code is not None else (cell.broken if result.status == RepairStatus.ALREADY_OK else None)
     equal = runs = False
     if claimed is not None:
         try:
