@@ -27,7 +27,7 @@ class SearchView:
     """Display object: a table of hits in HTML frontends, plain lines elsewhere."""
 
     query: str
-    hits: tuple
+    hits: list
     error: str | None = None
 
     def __repr__(self) -> str:
@@ -60,10 +60,10 @@ class SearchMagics(Magics):
         args = parse_argstring(self.ibert_search, line)
         query = " ".join(args.query).strip().strip("\"'")
         if args.k < 1:
-            return SearchView(query, (), error=f"-k must be at least 1, got {args.k}")
+            return SearchView(query, [], error=f"-k must be at least 1, got {args.k}")
         from ibert_jupyter import retrieval
 
         try:
-            return SearchView(query, tuple(retrieval.search(query, args.k)))
+            return SearchView(query, retrieval.search(query, args.k))
         except IndexUnavailable as exc:
-            return SearchView(query, (), error=str(exc))
+            return SearchView(query, [], error=str(exc))
