@@ -59,7 +59,7 @@ def repair_cell(cell, con) -> dict[str, Any]:
     from ibert_jupyter.context.namespace import ibis_names
     from ibert_jupyter.evaluation.bench_repair import _as_frame, frames_equal
     from ibert_jupyter.jupyter.magics_fix import helpers_for
-    from ibert_jupyter.repair import repair
+    from ibert_jupyter.repair import RepairStatus, repair
 
     ns = namespace_for(con, cell.namespace)
     error = live_error(cell.broken, ns)

@@ -16,6 +16,7 @@ import ibis
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
 
+from ibert_jupyter.verify.report import Stage
 from ibert_jupyter.verify.sandbox import ModuleProxy, SandboxError, check_tree, safe_builtins
 
 CANDIDATE_FILENAME = "<ibert-candidate>"
@@ -112,7 +113,7 @@ def run_candidate(
 ) -> dict[str, Any]:
     """Run every stage on ``code``; returns the report's fields as plain data."""
     timings: dict[str, float] = {}
-    stage = "parse"
+    stage = Stage.PARSE
 
     def fail(exc: BaseException, line=None, column=None, message=None) -> dict[str, Any]:
         if line is None:
@@ -135,7 +136,7 @@ def run_candidate(
         return fail(exc, exc.lineno, exc.offset)
     clock(stage, t0)
 
-    stage = "sandbox"
+    stage = Stage.SANDBOX
     on_stage(stage)
     t0 = time.perf_counter()
     try:
@@ -150,7 +151,7 @@ def run_candidate(
         return fail(exc, exc.lineno, exc.offset)
     clock(stage, t0)
 
-    stage = "build"
+    stage = Stage.BUILD
     on_stage(stage)
     namespace: dict[str, Any] = {
         "__builtins__": safe_builtins(),
@@ -170,7 +171,7 @@ def run_candidate(
         return fail(exc)
     clock(stage, t0)
 
-    stage = "typecheck"
+    stage = Stage.TYPECHECK
     on_stage(stage)
     t0 = time.perf_counter()
     try:
@@ -190,7 +191,7 @@ def run_candidate(
         return fail(exc)
     clock(stage, t0)
 
-    stage = "sql"
+    stage = Stage.SQL
     on_stage(stage)
     t0 = time.perf_counter()
     try:
