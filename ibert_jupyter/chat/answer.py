@@ -42,7 +42,7 @@ class ChatAnswer:
     model: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "status": str(self.status)}
 
 
 def _default_search(query: str, k: int) -> Sequence[Any]:

@@ -70,7 +70,7 @@ def repair_cell(cell, con) -> dict[str, Any]:
     ns = namespace_for(con, cell.namespace)
     result = repair(cell.broken, find_tables(ns), helpers=helpers_for(cell.broken, ns), error=error,
                     provided=ibis_names(ns))
-    out.update(status=result.status, confidence=result.confidence, ms=result.elapsed_ms,
+    out.update(status=str(result.status), confidence=result.confidence and str(result.confidence), ms=result.elapsed_ms,
                rules=[step.rule for step in result.steps])
     expected = _as_frame(run_cell(cell.intended, namespace_for(con, cell.namespace)))
     claimed = result.fixed_code if result.fixed_code is not None else (cell.broken if result.status == RepairStatus.ALREADY_OK else None)

@@ -82,6 +82,7 @@ class VerificationReport:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("expression_factory", None)
+        data["stage"] = str(self.stage)  # plain JSON data: the enum's wire string
         preview = self.preview
         if preview is not None and hasattr(preview, "to_pylist"):
             data["preview"] = preview.to_pylist()

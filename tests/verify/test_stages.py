@@ -25,6 +25,7 @@ def test_stages_keep_their_order_and_wire_strings():
 def test_reports_carry_stage_members_that_serialise_as_before(tables, code, stage):
     report = verify(code, tables)
     assert report.stage is Stage(stage) and report.stage == stage
+    assert type(report.to_dict()["stage"]) is str  # dicts only at the JSON edge: plain data
     assert json.loads(json.dumps(report.to_dict()))["stage"] == stage
     assert stage in report.summary() or report.ok
 
