@@ -107,7 +107,7 @@ def _verify_code(segments: list[Segment], snapshot: Mapping[str, Any] | None, no
             report = verify(segment.text, tables, dialect=dialect, preview=False)
             segment = Segment(segment.kind, segment.text, segment.language, {
                 "ok": report.ok,
-                "stage": report.stage,
+                "stage": str(report.stage),
                 "message": report.message,
                 "sql": report.sql,
                 "verified_against": list(report.verified_against),
