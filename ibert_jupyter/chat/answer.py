@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.metadata
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any, Callable, Mapping, Sequence
 
 from ibert_jupyter.chat.prompt import build_messages
@@ -22,12 +23,17 @@ MAX_NEW_TOKENS = 768
 SYMBOL_FIELDS = ("public_name", "kind", "signature", "summary", "score", "url")
 
 
+class AnswerStatus(StrEnum):
+    ANSWERED = "answered"
+    MODEL_UNAVAILABLE = "model_unavailable"  # the text says why and what to do
+
+
 @dataclass(frozen=True)
 class ChatAnswer:
-    """What the sidebar renders; ``status`` is "answered" or "model_unavailable"."""
+    """What the sidebar renders."""
 
     question: str
-    status: str
+    status: AnswerStatus
     text: str
     segments: list[dict[str, Any]]
     symbols: list[dict[str, Any]]
@@ -36,7 +42,7 @@ class ChatAnswer:
     model: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "status": str(self.status)}
 
 
 def _default_search(query: str, k: int) -> Sequence[Any]:
@@ -101,7 +107,7 @@ def _verify_code(segments: list[Segment], snapshot: Mapping[str, Any] | None, no
             report = verify(segment.text, tables, dialect=dialect, preview=False)
             segment = Segment(segment.kind, segment.text, segment.language, {
                 "ok": report.ok,
-                "stage": report.stage,
+                "stage": str(report.stage),
                 "message": report.message,
                 "sql": report.sql,
                 "verified_against": list(report.verified_against),
@@ -165,7 +171,7 @@ def unavailable(context: ChatContext, reason: str) -> ChatAnswer:
     text = f"The model is unavailable: {reason}"
     if context.symbols:
         notices.append("No generated answer; the retrieved Ibis API symbols may still help.")
-    return ChatAnswer(context.question, "model_unavailable", text, [Segment("text", text).to_dict()],
+    return ChatAnswer(context.question, AnswerStatus.MODEL_UNAVAILABLE, text, [Segment("text", text).to_dict()],
                       list(context.symbols), list(context.tables), notices)
 
 
@@ -173,7 +179,7 @@ def finish(context: ChatContext, text: str, model_name: str | None = None) -> Ch
     """Split the model's text into prose and code, verifying each Python block."""
     notices = list(context.notices)
     segments = _verify_code(split_segments(text), context.snapshot, notices)
-    return ChatAnswer(context.question, "answered", text, [s.to_dict() for s in segments],
+    return ChatAnswer(context.question, AnswerStatus.ANSWERED, text, [s.to_dict() for s in segments],
                       list(context.symbols), list(context.tables), notices, model_name)
 
 

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ibert_jupyter.chat.snapshot import SnapshotBody, SnapshotBodyError, parse_snapshot_body
+from ibert_jupyter.errors import IbertInputError
 
 MAX_QUESTION_CHARS = 4000
 
 
-class ChatRequestError(ValueError):
+class ChatRequestError(IbertInputError):
     """The request body is not a valid chat request; the message names the problem."""
 
 

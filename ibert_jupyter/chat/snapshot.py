@@ -16,12 +16,14 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from ibert_jupyter.errors import IbertInputError
+
 MAX_TABLES = 40  # tables kept for the prompt and verification
 MAX_COLUMNS = 6000  # columns kept across those tables
 _WORD = re.compile(r"[a-z_][a-z0-9_]*")
 
 
-class SnapshotBodyError(ValueError):
+class SnapshotBodyError(IbertInputError):
     """The body or its snapshot is malformed; the message names the field."""
 
 

@@ -21,13 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from ibert_jupyter.errors import Unavailable
+
 Suite = Literal["h", "ds"]
 SUITES: dict[str, str] = {"tpch": "h", "tpcds": "ds", "h": "h", "ds": "ds"}
 _EXTENSION_PACKAGES = {"h": ("duckdb_extension_tpch", "tpch"), "ds": ("duckdb_extension_tpcds", "tpcds")}
 _GENERATORS = {"h": "dbgen", "ds": "dsdgen"}
 
 
-class TpcUnavailable(RuntimeError):
+class TpcUnavailable(Unavailable):
     """A TPC data or query source is not installed."""
 
 

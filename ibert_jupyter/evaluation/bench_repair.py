@@ -89,7 +89,7 @@ def run_mutations(args: argparse.Namespace) -> dict:
             stats["verified_wrong"] += int(not equal)
         stats["fixed"] += int(equal)
         if not equal:
-            failures.append({"class": mutant.error_class, "query": mutant.query, "status": result.status,
+            failures.append({"class": mutant.error_class, "query": mutant.query, "status": str(result.status),
                              "diagnosis": result.diagnosis.kind if result.diagnosis else None})
         if i % 25 == 0:
             log(f"{i}/{len(mutants)} repaired")

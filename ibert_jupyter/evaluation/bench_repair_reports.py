@@ -57,7 +57,7 @@ def repair_cell(cell, con) -> dict[str, Any]:
     """Repair one report cell as the magic would; the outcome as a JSON-ready dict."""
     from ibert_jupyter.context import find_tables
     from ibert_jupyter.context.namespace import helpers_for, ibis_names
-    from ibert_jupyter.repair import repair
+    from ibert_jupyter.repair import RepairStatus, repair
     from ibert_jupyter.results_equal import as_frame, results_equal
 
     ns = namespace_for(con, cell.namespace)
@@ -69,10 +69,10 @@ def repair_cell(cell, con) -> dict[str, Any]:
     ns = namespace_for(con, cell.namespace)
     result = repair(cell.broken, find_tables(ns), helpers=helpers_for(cell.broken, ns), error=error,
                     provided=ibis_names(ns))
-    out.update(status=result.status, confidence=result.confidence, ms=result.elapsed_ms,
+    out.update(status=str(result.status), confidence=result.confidence and str(result.confidence), ms=result.elapsed_ms,
                rules=[step.rule for step in result.steps])
     expected = as_frame(run_cell(cell.intended, namespace_for(con, cell.namespace)))
-    claimed = result.fixed_code if result.fixed_code is not None else (cell.broken if result.status == "already-ok" else None)
+    claimed = result.fixed_code if result.fixed_code is not None else (cell.broken if result.status == RepairStatus.ALREADY_OK else None)
     equal = runs = False
     if claimed is not None:
         try:

@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+from ibert_jupyter.errors import Unavailable
 from ibert_jupyter.evaluation.stats import median, percentile
 
 
@@ -28,7 +29,7 @@ CLICKBENCH_POSTGRES_QUERIES = CLICKBENCH_DIR / "queries_postgres.sql"
 CLICKBENCH_CREATE = CLICKBENCH_DIR / "create.sql"
 
 
-class ClickBenchUnavailable(FileNotFoundError):
+class ClickBenchUnavailable(Unavailable, FileNotFoundError):
     """The ClickBench files ship with the repository only (their licence is not iBERT's)."""
 CLICKBENCH_ROWS = 50_000
 
@@ -157,7 +158,7 @@ def run_suite(name: str, args) -> dict:
     """Every query of one suite through ours and the baseline; counts and failures."""
     from tqdm import tqdm
 
-    from ibert_jupyter.sql.transpile.checked import convert_and_check
+    from ibert_jupyter.sql.transpile.checked import CheckStage, convert_and_check
 
     con, queries = _suite(name, args)
     if args.queries:
@@ -179,8 +180,8 @@ def run_suite(name: str, args) -> dict:
         times.append(outcome.conversion.elapsed_ms if outcome.conversion else (time.perf_counter() - t0) * 1e3)
         for key in ("converted", "ran", "matched"):
             counts[key] += int(getattr(outcome, key))
-        counts["wrong"] += int(outcome.stage == "compare")
-        counts["refused"] += int(outcome.stage == "convert")
+        counts["wrong"] += int(outcome.stage == CheckStage.COMPARE)
+        counts["refused"] += int(outcome.stage == CheckStage.CONVERT)
         if not outcome.matched:
             failures[number] = f"{outcome.stage}: {outcome.message}"[:300]
         if not args.no_baseline:

@@ -24,21 +24,22 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from tornado.web import HTTPError
 
+from ibert_jupyter.errors import IbertError, IbertInputError
 from ibert_jupyter.jupyter.services import IbertServices, SERVICES_KEY
 
 AUTH_RESOURCE = "ibert"
 READ, EXECUTE = "read", "execute"
 
 
-class BadRequest(ValueError):
+class BadRequest(IbertInputError):
     """The request body is wrong; the message names the field and what is expected."""
 
 
-class PayloadTooLarge(ValueError):
+class PayloadTooLarge(IbertInputError):
     """The request body exceeds the route's limit."""
 
 
-class OutOfMemory(RuntimeError):
+class OutOfMemory(IbertError, RuntimeError):
     """The accelerator ran out of memory for this request; the message says what to change."""
 
 

@@ -18,6 +18,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from ibert_jupyter.context import find_tables
 from ibert_jupyter.context.last_error import LastError, capture, capture_last
 from ibert_jupyter.context.namespace import helpers_for, ibis_names
+from ibert_jupyter.repair import RepairStatus
 
 
 @magics_class
@@ -94,8 +95,8 @@ class FixMagics(Magics):
             print(f"iBERT: cannot repair this cell: {exc}", file=sys.stderr)
             return None
         next_step = None
-        if not result.runs and result.status != "already-ok":
-            next_step = self._next_step(result, tables, helpers, provided, error, use_model=not args.no_model)
+        if not result.runs and result.status != RepairStatus.ALREADY_OK:
+            result, next_step = self._next_step(result, tables, helpers, provided, error, use_model=not args.no_model)
         self.last_result = result
         if args.apply and result.verified:
             self.shell.set_next_input(result.fixed_code, replace=False)
@@ -103,24 +104,26 @@ class FixMagics(Magics):
         return None
 
     def _next_step(self, result, tables, helpers, provided, error, *, use_model: bool):
-        """When no rule worked: the model (if configured and allowed), else the closest API docs."""
+        """When no rule worked: the model (if configured and allowed), else the closest API docs.
+
+        Returns (the result, updated by copy, and the docs to show or None)."""
         from ibert_jupyter.repair.llm import api_docs, default_model, model_repair
 
         if use_model:
             model, reason = default_model()
             if model is not None:
-                model_repair(result, tables, model, helpers=helpers, provided=provided,
-                             traceback_text=error.traceback_text if error else None)
+                result = model_repair(result, tables, model, helpers=helpers, provided=provided,
+                                      traceback_text=error.traceback_text if error else None)
                 if result.runs:
-                    return None
+                    return result, None
             else:
-                result.notes.append(f"Next step: {reason}.")
+                result = result.with_note(f"Next step: {reason}.")
         else:
-            result.notes.append("Next step: run %ibert_fix without --no-model to ask the model (when one is configured).")
+            result = result.with_note("Next step: run %ibert_fix without --no-model to ask the model (when one is configured).")
         diag = result.diagnosis
         query = f"{diag.headline()} {diag.name or ''} {diag.message}" if diag else result.original
         docs, why = api_docs(query, k=3)
-        return {"docs": docs, "docs_unavailable": why}
+        return result, {"docs": docs, "docs_unavailable": why}
 
     @magic_arguments()
     @argument("cell", nargs="?", type=int, default=None, help="history number of one cell (default: every cell of the session)")
@@ -174,7 +177,7 @@ def _badge(result) -> str:
         return "verified fix"
     if result.runs:
         return "runs — check that this is what you meant"
-    if result.status == "already-ok":
+    if result.status == RepairStatus.ALREADY_OK:
         return "cell verifies as is"
     return "no fix found"
 
@@ -210,7 +213,7 @@ def _preview_frame(result):
 
 def _plain_report(result, next_step=None) -> str:
     lines = [f"iBERT fix — {_badge(result)}", result.explanation()]
-    if result.runs or result.status == "already-ok":
+    if result.runs or result.status == RepairStatus.ALREADY_OK:
         lines.append("Checked against: " + (", ".join(checked_against(result)) or "no tables"))
     if result.fixed_code:
         lines += ["", result.diff()]
@@ -264,7 +267,7 @@ def build_panel(result, shell, next_step=None):
         widgets.HTML(f"<b style='color:{colour}'>iBERT — {html.escape(_badge(result))}</b>"
                      f"<p>{html.escape(result.explanation())}</p>"),
     ]
-    if result.runs or result.status == "already-ok":
+    if result.runs or result.status == RepairStatus.ALREADY_OK:
         against = ", ".join(checked_against(result)) or "no tables"
         parts.append(widgets.HTML(f"<p>Checked against: {html.escape(against)}</p>"))
     if result.fixed_code:

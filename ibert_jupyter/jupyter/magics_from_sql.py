@@ -17,7 +17,7 @@ from ibert_jupyter.context import find_tables
 from ibert_jupyter.context.tables import find_backends
 
 
-@dataclass
+@dataclass(frozen=True)
 class FromSqlResult:
     """Display object: the generated code and its verification verdict."""
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from IPython.core.magic import Magics, cell_magic, magics_class
@@ -23,13 +23,13 @@ from ibert_jupyter.model.errors import ModelUnavailable
 from ibert_jupyter.verify import VerificationReport, verify
 
 
-@dataclass
+@dataclass(frozen=True)
 class IbertOutcome:
     """What the last %%ibert produced (also stored as ``_ibert`` in the user namespace)."""
 
     prompt: str
     via: str  # "server <url>" or "in-process <model name>"
-    candidates: list[dict[str, Any]] = field(default_factory=list)
+    candidates: tuple[dict[str, Any], ...] = ()  # the server's JSON candidates, as sent
     chosen: VerificationReport | None = None  # live re-check (with preview) of the best candidate
     tables: tuple[str, ...] = ()  # the kernel's tables it was checked against
 
@@ -292,7 +292,7 @@ class GenerateMagics(Magics):
             panel.finish_text(f"✗ iBERT failed: {type(exc).__name__}: {exc}", f"<div>{panel.progress.value}</div>")
             return None
         index, chosen = live_check(result, tables, args.dialect)
-        outcome = IbertOutcome(prompt, via, result["candidates"], chosen, tuple(tables))
+        outcome = IbertOutcome(prompt, via, tuple(result["candidates"]), chosen, tuple(tables))
         namespace["_ibert"] = outcome
         if not outcome.candidates:
             panel.progress.value = "<b>✗ iBERT: nothing verified</b>: the model returned no candidates"

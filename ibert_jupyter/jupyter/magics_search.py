@@ -21,7 +21,7 @@ def source_link(path: str, line: int, label: str) -> str:
             f'data-ibert-line="{int(line)}" title="Open {html.escape(path)} in JupyterLab">{html.escape(label)}</a>')
 
 
-@dataclass
+@dataclass(frozen=True)
 class SearchView:
     """Display object: a table of hits in HTML frontends, plain lines elsewhere."""
 

@@ -14,7 +14,7 @@ from ibert_jupyter.sql.portability import DialectResult
 from ibert_jupyter.sql.render import highlight_html
 
 
-@dataclass
+@dataclass(frozen=True)
 class SqlView:
     """Display object: highlighted SQL in HTML frontends, plain text elsewhere."""
 

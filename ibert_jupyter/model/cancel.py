@@ -14,8 +14,10 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Callable, Iterator
 
+from ibert_jupyter.errors import IbertError
 
-class Cancelled(Exception):
+
+class Cancelled(IbertError, RuntimeError):
     """The request was cancelled; decoding stopped and nothing more will be sent."""
 
 

@@ -20,7 +20,7 @@ import torch
 StepCallback = Callable[[int, list[int]], "set[int] | bool | None"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class DecodeResult:
     tokens: list[list[int]]  # generated ids per row, EOS excluded
     finish_reasons: list[str]  # "stop" (EOS or stop sequence) | "length"

@@ -26,13 +26,14 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ibert_jupyter.errors import Unsupported
 from ibert_jupyter.model.kernels.decode_attention import TritonAttention, decode_attention, rotate
 from ibert_jupyter.model.kernels.decode_gemv import GemvConfig, gemv_add
 from ibert_jupyter.model.kernels.nf4_gemv import DEFAULT_CONFIGS as NF4_CONFIGS
 from ibert_jupyter.model.kernels.nf4_gemv import Nf4Config, Nf4Weight, fuse_nf4, is_nf4, nf4_linear
 
 
-class UnsupportedModel(ValueError):
+class UnsupportedModel(Unsupported):
     """The fused path cannot run this model exactly; use the transformers forward."""
 
 

@@ -6,7 +6,7 @@ Jupyter-free core; ``ibert_jupyter.jupyter.magics_fix`` is the notebook adapter.
 from ibert_jupyter.repair.candidate import Candidate
 from ibert_jupyter.repair.diagnosis import KINDS, Diagnosis, classify
 from ibert_jupyter.repair.lint import Finding, SemgrepUnavailable, lint_code, lint_sources
-from ibert_jupyter.repair.repairer import RepairResult, repair
+from ibert_jupyter.repair.repairer import RepairResult, RepairStatus, repair
 
 __all__ = [
     "KINDS",
@@ -14,6 +14,7 @@ __all__ = [
     "Diagnosis",
     "Finding",
     "RepairResult",
+    "RepairStatus",
     "SemgrepUnavailable",
     "classify",
     "lint_code",

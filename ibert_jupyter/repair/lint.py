@@ -17,11 +17,13 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ibert_jupyter.errors import Unavailable
+
 SEMGREP_ENV = "IBERT_SEMGREP"
 DEFAULT_TIMEOUT_S = 120
 
 
-class SemgrepUnavailable(RuntimeError):
+class SemgrepUnavailable(Unavailable):
     """The semgrep executable cannot be found or run; the message says how to get it."""
 
 

@@ -6,6 +6,7 @@ verifier as every other candidate; nothing it says is offered as verified unless
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from typing import AbstractSet, Any, Mapping
@@ -16,7 +17,7 @@ import ibis.expr.types as ir
 from ibert_jupyter.model.base import ChatModel, GenerationRequest, Message
 from ibert_jupyter.repair.candidate import Candidate
 from ibert_jupyter.repair.diagnosis import Diagnosis
-from ibert_jupyter.repair.repairer import Attempt, RepairResult
+from ibert_jupyter.repair.repairer import Attempt, RepairResult, RepairStatus
 from ibert_jupyter.repair.namespace_check import verify_in_namespace
 
 SYSTEM_PROMPT = (
@@ -108,12 +109,12 @@ def model_repair(
     n: int = 3,
     provided: AbstractSet[str] | None = None,
 ) -> RepairResult:
-    """Ask ``model`` for fixes of an unfixed ``result``; verify each; update ``result``.
+    """Ask ``model`` for fixes of an unfixed ``result``; verify each; return an updated copy.
 
     A model's fix that runs is still a guess: its status is "model-fixed", never verified."""
     docs, note = api_docs(f"{result.diagnosis.headline() if result.diagnosis else ''} {result.diagnosis.message if result.diagnosis else ''}")
     if note:
-        result.notes.append(note + ".")
+        result = result.with_note(note + ".")
     messages = build_repair_prompt(result.original, result.diagnosis, traceback_text, tables, docs, result.attempts)
     completions = model.generate(GenerationRequest(messages=messages, n=n, temperature=0.2))
     for completion in completions:
@@ -122,12 +123,7 @@ def model_repair(
             continue
         candidate = Candidate(code, f"model:{getattr(model, 'name', 'model')}", "The model proposed this fix: " + completion.text.split("```")[-1].strip())
         report = verify_in_namespace(code, tables, provided=provided, helpers=helpers or {}, preview=True)
-        result.attempts.append(Attempt(candidate, report.ok, report.summary()))
+        result = dataclasses.replace(result, attempts=(*result.attempts, Attempt(candidate, report.ok, report.summary())))
         if report.ok:
-            result.status = "model-fixed"
-            result.fixed_code = code
-            result.steps = [candidate]
-            result.report = report
-            return result
-    result.notes.append(f"The model's proposals ({len(completions)}) did not run.")
-    return result
+            return dataclasses.replace(result, status=RepairStatus.MODEL_FIXED, fixed_code=code, steps=(candidate,), report=report)
+    return result.with_note(f"The model's proposals ({len(completions)}) did not run.")

@@ -14,7 +14,7 @@ import functools
 import inspect
 from typing import AbstractSet, Any, Mapping
 
-from ibert_jupyter.verify import VerificationReport, verify
+from ibert_jupyter.verify import Stage, VerificationReport, verify
 
 # Names the verifier supplies that a notebook must import itself, and the import that binds each.
 SUPPLIED_IMPORTS = {"_": "from ibis import _", "ibis": "import ibis"}
@@ -83,7 +83,7 @@ def verify_in_namespace(
     if missing:
         name, line = missing[0]
         return VerificationReport(
-            ok=False, stage="build", code=code, error_type="NameError",
+            ok=False, stage=Stage.BUILD, code=code, error_type="NameError",
             message=missing_import_message(name), line=line,
             verified_against=[f"{variable}" for variable in tables],
         )

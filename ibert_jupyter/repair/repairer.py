@@ -21,7 +21,8 @@ import difflib
 import heapq
 import itertools
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import AbstractSet, Any, Callable, Iterator, Mapping
 
 import ibis.expr.types as ir
@@ -71,9 +72,19 @@ DEFAULT_MAX_STEPS = 3
 RISK_COST = 100.0  # one meaning-changing edit costs more than any chain of safe ones
 
 
-class Confidence:
+class Confidence(StrEnum):
     VERIFIED = "verified"  # runs, and every edit kept the meaning
     CHECK = "check"  # runs — check that this is what you meant
+
+
+class RepairStatus(StrEnum):
+    """How a repair ended (the values are what JSON and the notebook panels show)."""
+
+    FIXED = "fixed"  # a rule chain that keeps the meaning made it run
+    CHECK = "check"  # it runs, but an edit changed the meaning
+    ALREADY_OK = "already-ok"  # it runs as it is
+    UNFIXED = "unfixed"
+    MODEL_FIXED = "model-fixed"  # the model's answer runs; a guess, never verified
 
 
 @dataclass(frozen=True)
@@ -83,20 +94,24 @@ class Attempt:
     summary: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class RepairResult:
-    """Everything the notebook shows about one repair."""
+    """Everything the notebook shows about one repair; a value: later stages copy it
+    (``dataclasses.replace``, ``with_note``) rather than edit it."""
 
     original: str
     diagnosis: Diagnosis | None
-    status: str  # "fixed" | "check" | "already-ok" | "unfixed" | "model-fixed"
+    status: RepairStatus
     fixed_code: str | None = None
-    steps: list[Candidate] = field(default_factory=list)
+    steps: tuple[Candidate, ...] = ()
     report: VerificationReport | None = None
-    attempts: list[Attempt] = field(default_factory=list)
+    attempts: tuple[Attempt, ...] = ()
     elapsed_ms: float = 0.0
-    notes: list[str] = field(default_factory=list)
+    notes: tuple[str, ...] = ()
     tables_used: tuple[str, ...] = ()
+
+    def with_note(self, note: str) -> RepairResult:
+        return dataclasses.replace(self, notes=(*self.notes, note))
 
     @property
     def runs(self) -> bool:
@@ -106,10 +121,10 @@ class RepairResult:
     @property
     def verified(self) -> bool:
         """Runs, and every edit kept the meaning (a model's answer is never verified)."""
-        return self.runs and self.status == "fixed" and all(s.preserves_meaning for s in self.steps)
+        return self.runs and self.status == RepairStatus.FIXED and all(s.preserves_meaning for s in self.steps)
 
     @property
-    def confidence(self) -> str | None:
+    def confidence(self) -> Confidence | None:
         if not self.runs:
             return None
         return Confidence.VERIFIED if self.verified else Confidence.CHECK
@@ -138,7 +153,7 @@ class RepairResult:
         if self.diagnosis is not None:
             parts.append(f"{self.diagnosis.headline()} ({self.diagnosis.error_type}: {clip(self.diagnosis.message)}).")
         parts += [step.explanation for step in self.steps]
-        if self.status == "already-ok":
+        if self.status == RepairStatus.ALREADY_OK:
             parts.append("The cell builds and runs in the verifier as it is now, in this notebook's namespace; "
                          "the error may come from state that has since changed.")
         elif self.verified:
@@ -269,12 +284,12 @@ def repair(
     first = check(prepared.code)
     if first.ok:
         diag = classify(*error) if error else None
-        result = RepairResult(code, diag, "already-ok", report=first, tables_used=used)
-        result.elapsed_ms = (time.perf_counter() - start) * 1e3
-        return result
+        return RepairResult(code, diag, RepairStatus.ALREADY_OK, report=first, tables_used=used,
+                            elapsed_ms=(time.perf_counter() - start) * 1e3)
 
     diag = diagnose(first, prepared.code)
-    result = RepairResult(code, diag, "unfixed", tables_used=used)
+    attempts: list[Attempt] = []
+    found: dict[str, Any] = {"status": RepairStatus.UNFIXED}
     counter = itertools.count()
     queue: list[tuple[float, int, Candidate, tuple[Candidate, ...]]] = []
     seen_errors = {_progress_key(first)}
@@ -293,17 +308,15 @@ def repair(
         cost, _, candidate, path = heapq.heappop(queue)
         budget -= 1
         report = check(candidate.code)
-        result.attempts.append(Attempt(candidate, report.ok, report.summary()))
+        attempts.append(Attempt(candidate, report.ok, report.summary()))
         steps = (*path, candidate)
         if report.ok:
-            result.status = "fixed" if all(s.preserves_meaning for s in steps) else "check"
-            result.steps = list(steps)
-            result.fixed_code = prepared.restore(candidate.code)
-            result.report = report
+            status = RepairStatus.FIXED if all(s.preserves_meaning for s in steps) else RepairStatus.CHECK
+            found = {"status": status, "steps": steps, "fixed_code": prepared.restore(candidate.code), "report": report}
             break
         key = _progress_key(report)
         if key not in seen_errors:
             seen_errors.add(key)
             expand(candidate.code, report, steps, cost)
-    result.elapsed_ms = (time.perf_counter() - start) * 1e3
-    return result
+    return RepairResult(code, diag, attempts=tuple(attempts), tables_used=used,
+                        elapsed_ms=(time.perf_counter() - start) * 1e3, **found)

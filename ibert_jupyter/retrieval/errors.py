@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ibert_jupyter.errors import Unavailable
 
-class IndexUnavailable(RuntimeError):
+
+class IndexUnavailable(Unavailable):
     """No index has been built for the installed Ibis; the message says how to build one."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
+from ibert_jupyter.errors import IbertInputError
+
 # Dialects ibis can compile to without a live connection (pyspark's compiler needs a session).
 DIALECTS: tuple[str, ...] = (
     "duckdb", "postgres", "sqlite", "mysql", "mssql", "oracle", "snowflake", "bigquery",
@@ -13,7 +15,7 @@ DIALECTS: tuple[str, ...] = (
 )
 
 
-class UnknownDialect(ValueError):
+class UnknownDialect(IbertInputError):
     """The dialect name is not one Ibis can compile to."""
 
 

@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from ibert_jupyter.errors import IbertInputError
+
 SPLITS = ("train", "dev", "test")
 REQUIRED_COLUMNS = ("id", "messages")
 
 
-class DatasetError(ValueError):
+class DatasetError(IbertInputError):
     """The dataset folder is missing or does not follow the `ibert data build` layout."""
 
 

@@ -2,7 +2,7 @@
 
 from ibert_jupyter.verify.pool import WorkerPool, default_pool
 from ibert_jupyter.verify.preview_guard import PreviewRefused
-from ibert_jupyter.verify.report import STAGES, VerificationReport
+from ibert_jupyter.verify.report import STAGES, Stage, VerificationReport
 from ibert_jupyter.verify.sandbox import SandboxError, SandboxViolation, find_violations
 from ibert_jupyter.verify.verifier import (
     CandidateTimeout,
@@ -16,6 +16,7 @@ __all__ = [
     "PreviewRefused",
     "SandboxError",
     "SandboxViolation",
+    "Stage",
     "VerificationReport",
     "VerifierInputError",
     "WorkerPool",

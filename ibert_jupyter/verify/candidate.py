@@ -17,6 +17,7 @@ import ibis
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
 
+from ibert_jupyter.verify.report import Stage
 from ibert_jupyter.verify.sandbox import ModuleProxy, SandboxError, check_tree, safe_builtins
 
 CANDIDATE_FILENAME = "<ibert-candidate>"
@@ -161,16 +162,16 @@ def _sql(run: _Run) -> None:
 
 # The pipeline in order: (stage, step, the exceptions that fail it with a report). Parse and
 # sandbox fail only on what they check; from build on, anything the candidate raises is a report.
-STAGES: tuple[tuple[str, Callable[[_Run], None], tuple[type[BaseException], ...]], ...] = (
-    ("parse", _parse, (SyntaxError,)),
-    ("sandbox", _sandbox, (SandboxError, SyntaxError)),
-    ("build", _build, (Exception,)),
-    ("typecheck", _typecheck, (Exception,)),
-    ("sql", _sql, (Exception,)),
+PIPELINE: tuple[tuple[Stage, Callable[[_Run], None], tuple[type[BaseException], ...]], ...] = (
+    (Stage.PARSE, _parse, (SyntaxError,)),
+    (Stage.SANDBOX, _sandbox, (SandboxError, SyntaxError)),
+    (Stage.BUILD, _build, (Exception,)),
+    (Stage.TYPECHECK, _typecheck, (Exception,)),
+    (Stage.SQL, _sql, (Exception,)),
 )
 
 
-def _failure(stage: str, exc: BaseException, run: _Run, timings: dict[str, float]) -> dict[str, Any]:
+def _failure(stage: Stage, exc: BaseException, run: _Run, timings: dict[str, float]) -> dict[str, Any]:
     if isinstance(exc, SandboxError):
         line, column = exc.line, exc.column + 1
     else:
@@ -195,7 +196,7 @@ def run_candidate(
     """Run every stage on ``code``; returns the report's fields as plain data."""
     run = _Run(code, tables, dialect, helpers, provided)
     timings: dict[str, float] = {}
-    for stage, step, failures in STAGES:
+    for stage, step, failures in PIPELINE:
         on_stage(stage)
         t0 = time.perf_counter()
         try:

@@ -23,6 +23,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from ibert_jupyter.errors import IbertError, Unavailable
 from ibert_jupyter.verify.isolation import Isolation, Limits, namespace_prefix
 from ibert_jupyter.verify.worker import BOOTSTRAP, MAX_ANSWER_BYTES, read_message, write_message
 
@@ -32,11 +33,11 @@ SNAPSHOT_GRACE_S = 10.0  # building a large snapshot's tables is not the candida
 SCRUBBED_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
 
 
-class WorkerUnavailable(RuntimeError):
+class WorkerUnavailable(Unavailable):
     """No verifier worker could be started (the message says why)."""
 
 
-class WorkerError(RuntimeError):
+class WorkerError(IbertError, RuntimeError):
     """A worker broke down while handling a request; it has been replaced."""
 
 
@@ -230,7 +231,7 @@ class WorkerPool:
             return {"ok": False, "stage": progress[-1], "error_type": "CandidateTimeout",
                     "message": f"candidate ran longer than {timeout_s:g} s; its worker was killed",
                     "limit_hit": "wall-clock"}
-        except (EOFError, ValueError, OSError) as exc:
+        except (EOFError, ValueError, OSError):
             worker.proc.poll() if worker.proc.poll() is not None else _wait(worker.proc, 1.0)
             reason = worker.exit_reason()
             self._replace(worker)

@@ -20,6 +20,9 @@ from typing import Any, Mapping
 import sqlglot
 from sqlglot import exp
 
+from ibert_jupyter.errors import Refused
+from ibert_jupyter.verify.sandbox import CandidateTimeout
+
 SAFE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
 DENIED_FUNCTION = re.compile(
     r"^(read_|scan_|glob$|sniff_csv|parquet_|query$|query_table|getenv|duckdb_|pragma_|"
@@ -42,11 +45,11 @@ MAX_REPEAT = 10_000
 MAX_GENERATED = 100_000
 
 
-class PreviewRefused(Exception):
+class PreviewRefused(Refused):
     """The candidate's SQL is not a safe read-only query over the known tables."""
 
 
-class PreviewLimitExceeded(Exception):
+class PreviewLimitExceeded(Refused):
     """The preview produced more bytes than its limit allows."""
 
 
@@ -208,8 +211,6 @@ def run_duckdb_preview(
             batches.append(batch)
     except Exception as exc:
         if timed_out.is_set():
-            from ibert_jupyter.verify.verifier import CandidateTimeout
-
             raise CandidateTimeout(f"preview ran longer than {timeout_s:g} s and was interrupted") from exc
         raise
     finally:

@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any, Callable
 
-STAGES = ("parse", "sandbox", "build", "typecheck", "sql", "preview")
+
+class Stage(StrEnum):
+    """The verifier's stages, in order (the values are what JSON and the labextension show)."""
+
+    PARSE = "parse"
+    SANDBOX = "sandbox"
+    BUILD = "build"
+    TYPECHECK = "typecheck"
+    SQL = "sql"
+    PREVIEW = "preview"
+
+
+STAGES = tuple(Stage)
 
 
 @dataclass(frozen=True)
@@ -17,7 +30,7 @@ class VerificationReport:
     """
 
     ok: bool
-    stage: str
+    stage: Stage
     code: str
     error_type: str | None = None
     message: str | None = None
@@ -33,6 +46,10 @@ class VerificationReport:
     table_references: list[str] = field(default_factory=list)
     isolation: dict[str, Any] | None = None
     expression_factory: Callable[[], Any] | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # the worker sends the stage as JSON text: check it names a stage, and keep the member
+        object.__setattr__(self, "stage", Stage(self.stage))
 
     @property
     def expression(self) -> Any:
@@ -65,6 +82,7 @@ class VerificationReport:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("expression_factory", None)
+        data["stage"] = str(self.stage)  # plain JSON data: the enum's wire string
         preview = self.preview
         if preview is not None and hasattr(preview, "to_pylist"):
             data["preview"] = preview.to_pylist()

@@ -14,6 +14,8 @@ import importlib.metadata
 import types
 from dataclasses import dataclass
 
+from ibert_jupyter.errors import IbertError, Refused
+
 ALLOWED_MODULES = frozenset(
     {
         "ibis",
@@ -117,7 +119,7 @@ class SandboxViolation:
         return f"line {self.line}, column {self.column + 1}: {self.message}"
 
 
-class SandboxError(Exception):
+class SandboxError(Refused):
     """Raised when candidate code uses a construct outside the allow-list."""
 
     def __init__(self, violations: list[SandboxViolation]):
@@ -128,6 +130,14 @@ class SandboxError(Exception):
         shown = "; ".join(str(v) for v in violations[:5])
         more = f" (+{len(violations) - 5} more)" if len(violations) > 5 else ""
         super().__init__(f"{shown}{more}")
+
+
+class CandidateTimeout(IbertError, TimeoutError):
+    """The candidate (or its preview) ran longer than its time limit.
+
+    One class for both places it is raised (the worker's alarm, the preview's interrupt), since
+    its name is the report's ``error_type``.
+    """
 
 
 def _is_dunder(name: str) -> bool:

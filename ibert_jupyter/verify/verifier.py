@@ -23,6 +23,7 @@ import ibis.expr.types as ir
 
 from ibert_jupyter.context.namespace import is_plain_data
 from ibert_jupyter.context.tables import table_backend
+from ibert_jupyter.errors import IbertInputError
 from ibert_jupyter.verify.candidate import CANDIDATE_FILENAME, bind_result, candidate_position
 from ibert_jupyter.verify.pool import WorkerError, WorkerPool, WorkerUnavailable, default_pool
 from ibert_jupyter.verify.preview_guard import (
@@ -34,7 +35,8 @@ from ibert_jupyter.verify.preview_guard import (
     run_duckdb_preview,
     to_frame,
 )
-from ibert_jupyter.verify.report import VerificationReport
+from ibert_jupyter.verify.report import STAGES, Stage, VerificationReport
+from ibert_jupyter.verify.sandbox import CandidateTimeout  # re-exported: the timeout callers catch
 
 __all__ = [
     "CANDIDATE_FILENAME", "CandidateTimeout", "VerifierInputError", "bind_result",
@@ -47,11 +49,7 @@ DEFAULT_PREVIEW_BYTES = 16 * 2**20
 PLACEHOLDER_PREFIX = "ibert_input_"
 
 
-class CandidateTimeout(Exception):
-    """The candidate (or its preview) ran longer than its time limit."""
-
-
-class VerifierInputError(ValueError):
+class VerifierInputError(IbertInputError):
     """The verifier was called with something that is not code or not tables."""
 
 
@@ -319,7 +317,10 @@ def verify(
     except ValueError as exc:
         raise VerifierInputError(f"the tables could not be described to the verifier: {exc}") from exc
     except (WorkerUnavailable, WorkerError) as exc:
-        result = {"ok": False, "stage": "build", "error_type": type(exc).__name__, "message": str(exc)}
+        result = {"ok": False, "stage": Stage.BUILD, "error_type": type(exc).__name__, "message": str(exc)}
+    if result.get("stage", Stage.BUILD) not in STAGES:  # only a broken worker says this
+        result = {"ok": False, "stage": Stage.BUILD, "error_type": "WorkerError",
+                  "message": f"the verifier worker reported an unknown stage {str(result.get('stage'))[:40]!r}"}
     isolation = pool.isolation.to_dict()
     timings = dict(result.get("timings_ms") or {})
     common = {
@@ -328,7 +329,7 @@ def verify(
     }
     if not result.get("ok"):
         return VerificationReport(
-            ok=False, stage=result.get("stage", "build"), error_type=result.get("error_type"),
+            ok=False, stage=result.get("stage", Stage.BUILD), error_type=result.get("error_type"),
             message=result.get("message"), line=result.get("line"), column=result.get("column"),
             **common,
         )
@@ -337,9 +338,9 @@ def verify(
     if any(name.startswith(PLACEHOLDER_PREFIX) for name in references):
         result["sql"] = _readable_sql(result["sql"], tables, snapshot, target_dialect)
     factory = _expression_factory(tables, snapshot, result, target_dialect) if bound else None
-    preview_value, stage = None, result.get("stage", "sql")
+    preview_value, stage = None, result.get("stage", Stage.SQL)
     if preview:
-        stage = "preview"
+        stage = Stage.PREVIEW
         t0 = time.perf_counter()
         try:
             plan = _PreviewPlan(tables, snapshot, references)
@@ -350,7 +351,7 @@ def verify(
         except Exception as exc:  # noqa: BLE001 - refusal, limit or engine error: a report
             timings["preview"] = (time.perf_counter() - t0) * 1e3
             return VerificationReport(
-                ok=False, stage="preview", error_type=type(exc).__name__,
+                ok=False, stage=Stage.PREVIEW, error_type=type(exc).__name__,
                 message=str(exc).strip() or type(exc).__name__, sql=result.get("sql"),
                 result_kind=result.get("result_kind"), schema=result.get("schema"),
                 table_references=references, **common,

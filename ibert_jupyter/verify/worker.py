@@ -145,6 +145,7 @@ class _Worker:
         C-level loops ignore the alarm; the pool's wall-clock kill covers those.
         """
         from ibert_jupyter.verify.candidate import run_candidate
+        from ibert_jupyter.verify.sandbox import CandidateTimeout
 
         timeout_s = float(request["timeout_s"])
         usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -186,10 +187,6 @@ class _Worker:
             result["limit_hit"] = "wall-clock" if kind == "CandidateTimeout" else "memory"
         result.setdefault("stage", stage[0])
         return result
-
-
-class CandidateTimeout(Exception):
-    """Raised inside the worker when a candidate's alarm fires."""
 
 
 def _lock_down(package_root: str) -> list[str]:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import pytest
+
 from ibert_jupyter.model.base import Completion, GenerationRequest
-from ibert_jupyter.repair import repair
+from ibert_jupyter.repair import RepairStatus, repair
 from ibert_jupyter.repair.llm import build_repair_prompt, extract_code, model_repair
 
 
@@ -50,6 +54,20 @@ def test_model_answers_that_do_not_verify_are_not_offered(tables):
     result = model_repair(repair(BROKEN, tables), tables, model, n=2)
     assert not result.runs and result.fixed_code is None
     assert "did not run" in result.explanation()
+
+
+def test_model_repair_returns_a_copy_and_leaves_the_rules_result_alone(tables):
+    rules_result = repair(BROKEN, tables)
+    before = dataclasses.astuple(rules_result)
+    good = "```python\norders.select(orders.o_total.abs())\n```\nUsed abs()."
+    result = model_repair(rules_result, tables, ScriptedModel([good]), n=1)
+    assert result is not rules_result and result.status == RepairStatus.MODEL_FIXED == "model-fixed"
+    assert dataclasses.astuple(rules_result) == before  # the rules' result is a value: unchanged
+    assert rules_result.status == RepairStatus.UNFIXED and rules_result.fixed_code is None
+    assert result.attempts[: len(rules_result.attempts)] == rules_result.attempts
+    assert len(result.attempts) == len(rules_result.attempts) + 1
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        rules_result.status = RepairStatus.FIXED
 
 
 def test_extract_code():

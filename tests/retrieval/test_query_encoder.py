@@ -137,7 +137,7 @@ def test_unsupported_layout_falls_back_to_the_reference(data_dir, tmp_path):
     cls_model = SentenceTransformer(modules=[base[0], Pooling(dense.DIMENSION, pooling_mode="cls")], device="cpu")
     cls_model.save(str(tmp_path / "cls"))
     path = str(tmp_path / "cls")
-    with pytest.raises(query_encoder.UnsupportedModel, match="mean Pooling"):
+    with pytest.raises(query_encoder.UnsupportedEncoder, match="mean Pooling"):
         query_encoder.prepare(path, quiet=True)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol, Sequence
 
+from ibert_jupyter.errors import IbertError
 from ibert_jupyter.evaluation.ibisbench.tasks import Task
 from ibert_jupyter.model.base import GenerationRequest, Message
 
@@ -107,7 +108,7 @@ class ScriptedBackend:
         return [Sample(self.answer(task, round, first + i), 0, 0.0) for i in range(n)]
 
 
-class ReplayMissing(LookupError):
+class ReplayMissing(IbertError, LookupError):
     """A replay file has no answer for a (task, docs, round, sample) the harness asked for."""
 
 

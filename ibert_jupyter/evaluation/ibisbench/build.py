@@ -21,6 +21,7 @@ import re
 import sys
 from pathlib import Path
 
+from ibert_jupyter.errors import IbertInputError
 from ibert_jupyter.evaluation.ibisbench import gold
 from ibert_jupyter.evaluation.ibisbench.databases import DATABASES, tables_for
 from ibert_jupyter.evaluation.ibisbench.results import digest, head_rows
@@ -31,7 +32,7 @@ DEV_FRACTION = 0.4
 _HEADER = re.compile(r"^### (?P<id>[\w-]+) \| (?P<tier>\w+) \| (?P<tables>[^|]+?)\s*(?:\| (?P<flags>[\w, ]+))?$")
 
 
-class TaskSourceError(ValueError):
+class TaskSourceError(IbertInputError):
     """A source block is malformed or its gold program does not verify and run."""
 
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from enum import StrEnum
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from ibert_jupyter.evaluation.ibisbench import gold
 from ibert_jupyter.evaluation.ibisbench.backends import Backend
@@ -23,7 +24,17 @@ from ibert_jupyter.evaluation.ibisbench.symbols import covered
 from ibert_jupyter.evaluation.ibisbench.tasks import Task
 from ibert_jupyter.model.prompts import extract_code, generation_messages, refinement_messages
 
+if TYPE_CHECKING:
+    from ibert_jupyter.verify import Stage
+
 DOCS_K = 5
+
+
+class Outcome(StrEnum):
+    """How a program that compiled fared against the gold result (else: the verifier's failing stage)."""
+
+    CORRECT = "ok"
+    WRONG_RESULT = "result"
 
 
 @dataclass(frozen=True)
@@ -34,7 +45,7 @@ class Attempt:
     code: str
     compiled: bool
     correct: bool
-    stage: str  # the verifier's failing stage, "result" for a wrong result, "ok" when correct
+    stage: Stage | Outcome  # the verifier's failing stage, else how the compiled program fared
     message: str = ""
     tokens: int = 0
     model_ms: float = 0.0
@@ -115,20 +126,21 @@ class _Checker:
         if code in self._seen:
             return (*self._seen[code][:4], 0.0, 0.0)
         if code not in self._seen:
-            from ibert_jupyter.verify import verify
+            from ibert_jupyter.verify import Stage, verify
 
             report = verify(code, self.tables, preview=True, preview_rows=gold.MAX_RESULT_ROWS + 1)
             timings = dict(report.timings_ms)
             execute_ms = timings.pop("preview", 0.0)
             verify_ms = sum(timings.values())
             if not report.ok:
-                compiled = report.stage == "preview"  # it compiled; running it failed
+                compiled = report.stage == Stage.PREVIEW  # it compiled; running it failed
                 self._seen[code] = (compiled, False, report.stage, report.summary(), verify_ms, execute_ms)
             else:
                 task = self.task
                 same = same_result(self.expected, report.preview, task.order_keys if task.ordered else None,
                                    task.limited)
-                self._seen[code] = (True, bool(same), "ok" if same else "result", same.reason, verify_ms, execute_ms)
+                self._seen[code] = (True, bool(same), Outcome.CORRECT if same else Outcome.WRONG_RESULT, same.reason,
+                                    verify_ms, execute_ms)
         return self._seen[code]
 
 

@@ -49,7 +49,7 @@ def summarize(run: EvalRun) -> dict[str, Any]:
     databases = sorted({t.task.database for t in head})
     by_database = {db: _scores([t for t in head if t.task.database == db], run.n, R) for db in databases}
     final = [s.at_round(R) for t in head for s in t.samples]
-    stages = Counter(a.stage for a in final)
+    stages = Counter(str(a.stage) for a in final)
     per_task = []
     for t in run.runs:
         attempts = [a for s in t.samples for a in s.attempts]  # one call made all round-0 answers
@@ -64,7 +64,7 @@ def summarize(run: EvalRun) -> dict[str, Any]:
             "verify_ms": round(sum(a.verify_ms for a in attempts), 2),
             "execute_ms": round(sum(a.execute_ms for a in attempts), 2),
             "prompt_ms": round(t.prompt_ms, 2),
-            "final_stages": dict(Counter(s.at_round(R).stage for s in t.samples)),
+            "final_stages": dict(Counter(str(s.at_round(R).stage) for s in t.samples)),
         })
     head_rows = [p for p in per_task if p["docs"] == docs]
     recall = [x.recall for x in run.retrieval]

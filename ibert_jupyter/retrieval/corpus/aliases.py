@@ -22,11 +22,13 @@ import hashlib
 import json
 from pathlib import Path
 
+from ibert_jupyter.errors import IbertInputError
+
 FILE = Path(__file__).with_name("data") / "aliases.json"
 MAX_WORDS = 8
 
 
-class AliasFileError(ValueError):
+class AliasFileError(IbertInputError):
     """The glossary is not a JSON object of symbol name -> list of short phrases."""
 
 

@@ -15,11 +15,13 @@ import sys
 import tempfile
 from pathlib import Path
 
+from ibert_jupyter.errors import Unavailable
+
 SERENA_PYTHON_ENV = "IBERT_SERENA_PYTHON"
 SCRIPT = Path(__file__).with_name("serena_graph_script.py")
 
 
-class SerenaUnavailable(RuntimeError):
+class SerenaUnavailable(Unavailable):
     """Serena's venv, pyright or node is missing, or the language server failed."""
 
 

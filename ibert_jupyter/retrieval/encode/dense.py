@@ -86,7 +86,7 @@ def fast_encoder(model_path: str | None = None, threads: int = 1, precision: str
 
     try:
         return query_encoder.load(model_path, threads, precision)
-    except query_encoder.UnsupportedModel as exc:
+    except query_encoder.UnsupportedEncoder as exc:
         warnings.warn(f"{exc}; its queries are embedded with sentence-transformers", stacklevel=2)
         return None
 

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ibert_jupyter.errors import Unsupported
 from ibert_jupyter.retrieval import paths
 from ibert_jupyter.retrieval.encode.models import base_model_path, is_model_dir, load_encoder
 
@@ -38,7 +39,7 @@ INPUTS = ("input_ids", "attention_mask", "token_type_ids")  # the graph takes th
 INT8_BLOCK = 32  # weights per scale; 128 was 15% faster but 3x further from the reference
 
 
-class UnsupportedModel(ValueError):
+class UnsupportedEncoder(Unsupported):
     """The model is not Transformer -> mean Pooling (-> Normalize), the layout this encoder reproduces."""
 
 
@@ -91,10 +92,10 @@ def export(model_path: Path, out_dir: Path) -> None:
     if not (len(modules) in (2, 3) and isinstance(modules[0], Transformer) and isinstance(modules[1], Pooling)
             and modules[1].pooling_mode == "mean" and all(isinstance(m, Normalize) for m in modules[2:])):
         layout = " -> ".join(f"{type(m).__name__}" for m in modules)
-        raise UnsupportedModel(f"{model_path}: expected Transformer -> mean Pooling (-> Normalize), found {layout}")
+        raise UnsupportedEncoder(f"{model_path}: expected Transformer -> mean Pooling (-> Normalize), found {layout}")
     tokenizer = getattr(st.tokenizer, "backend_tokenizer", None)
     if tokenizer is None:
-        raise UnsupportedModel(f"{model_path}: its tokenizer has no `tokenizers` backend to export")
+        raise UnsupportedEncoder(f"{model_path}: its tokenizer has no `tokenizers` backend to export")
 
     # trace with a padded batch of two, so the graph keeps the attention-mask path
     sample = st.tokenizer(["a query", "a somewhat longer example query"], padding=True, return_tensors="pt")

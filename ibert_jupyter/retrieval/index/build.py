@@ -142,7 +142,7 @@ def build_index(
     for query_model in (model, *([str(finetuned_model)] if finetuned_model is not None else [])):
         try:
             query_encoder.prepare(query_model, quiet=not progress)
-        except query_encoder.UnsupportedModel as exc:  # its queries go through sentence-transformers
+        except query_encoder.UnsupportedEncoder as exc:  # its queries go through sentence-transformers
             if progress:
                 print(f"[ibert index] no fast query encoder: {exc}", file=sys.stderr)
     t = lap("query_encoder", t)

@@ -12,8 +12,10 @@ from ibis.backends.sql.datatypes import DuckDBType
 from sqlglot import exp
 from sqlglot.schema import MappingSchema
 
+from ibert_jupyter.errors import IbertInputError
 
-class CatalogError(ValueError):
+
+class CatalogError(IbertInputError):
     """The catalog given to the converter is not usable."""
 
 

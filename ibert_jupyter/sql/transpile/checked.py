@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Mapping
 
 from ibert_jupyter.sql.compare import compare_with_sql
@@ -18,13 +19,23 @@ from ibert_jupyter.sql.transpile import Conversion, UnsupportedSQL, sql_to_ibis
 DEFAULT_TIMEOUT_S = 60.0
 
 
+class CheckStage(StrEnum):
+    """Where a converted query stopped; DONE means its rows matched the SQL's."""
+
+    CONVERT = "convert"
+    VERIFY = "verify"
+    RUN = "run"
+    COMPARE = "compare"
+    DONE = "done"
+
+
 @dataclass(frozen=True)
 class CheckedConversion:
     conversion: Conversion | None
     converted: bool
     ran: bool
     matched: bool
-    stage: str  # convert | verify | run | compare | done
+    stage: CheckStage
     message: str = ""
 
     @property
@@ -66,22 +77,22 @@ def convert_and_check(
     try:
         conversion = sql_to_ibis(sql, dialect=dialect, catalog=con if catalog is None else catalog)
     except UnsupportedSQL as exc:
-        return CheckedConversion(None, False, False, False, "convert", str(exc))
+        return CheckedConversion(None, False, False, False, CheckStage.CONVERT, str(exc))
     try:
         bound = {
             var: tables[var] if tables and var in tables else con.table(name)
             for var, name in conversion.tables.items()
         }
     except Exception as exc:  # noqa: BLE001 - a missing table is an outcome
-        return CheckedConversion(conversion, True, False, False, "verify", f"{type(exc).__name__}: {exc}")
+        return CheckedConversion(conversion, True, False, False, CheckStage.VERIFY, f"{type(exc).__name__}: {exc}")
     report = verify(conversion.code, bound, dialect="duckdb")
     if not report.ok:
-        return CheckedConversion(conversion, True, False, False, "verify", report.summary())
+        return CheckedConversion(conversion, True, False, False, CheckStage.VERIFY, report.summary())
     try:
         comparison = run_and_compare(con, sql, report.expression, dialect, timeout_s)
     except Exception as exc:  # noqa: BLE001 - a run failure is an outcome, not a crash
-        return CheckedConversion(conversion, True, False, False, "run", f"{type(exc).__name__}: {exc}")
+        return CheckedConversion(conversion, True, False, False, CheckStage.RUN, f"{type(exc).__name__}: {exc}")
     return CheckedConversion(
-        conversion, True, True, comparison.equal, "done" if comparison.equal else "compare",
+        conversion, True, True, comparison.equal, CheckStage.DONE if comparison.equal else CheckStage.COMPARE,
         comparison.reason,
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from ibert_jupyter.errors import Unsupported
+
 
 def position_of(node: exp.Expression | None) -> tuple[int | None, int | None]:
     """Line and column of the first source token under ``node`` (sqlglot keeps them in meta)."""
@@ -16,7 +18,7 @@ def position_of(node: exp.Expression | None) -> tuple[int | None, int | None]:
     return None, None
 
 
-class UnsupportedSQL(ValueError):
+class UnsupportedSQL(Unsupported):
     """SQL the converter cannot translate without changing its meaning.
 
     ``construct`` names the SQL feature, ``line``/``column`` point into the source SQL when
