@@ -23,6 +23,7 @@ def exception_classes(package: ModuleType) -> list[type[BaseException]]:
     modules = [package] + [
         importlib.import_module(info.name)
         for info in pkgutil.walk_packages(package.__path__, package.__name__ + ".")
+        if not info.name.endswith(".__main__")  # entry scripts run when imported
     ]
     for module in modules:
         for value in vars(module).values():

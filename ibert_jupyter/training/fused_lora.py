@@ -20,8 +20,10 @@ from typing import Any
 
 import torch
 
+from ibert_jupyter.errors import Unsupported
 
-class NotFusable(Exception):
+
+class NotFusable(Unsupported):
     """This module cannot take the grouped path (the caller keeps peft's own forward)."""
 
 
