@@ -265,7 +265,7 @@ def build_panel(result, shell, next_step=None):
     colour = {"verified fix": "#1a7f37", "cell verifies as is": "#1a7f37"}.get(_badge(result), "#9a6700")
     parts = [
         widgets.HTML(f"<b style='color:{colour}'>iBERT — {html.escape(_badge(result))}</b>"
-                     f"<p>{html.escape(result.explanation())}</p>"),
+                     f"<p style='line-height:1.5'>{html.escape(result.explanation())}</p>"),
     ]
     if result.runs or result.status == RepairStatus.ALREADY_OK:
         against = ", ".join(checked_against(result)) or "no tables"

@@ -150,9 +150,10 @@ class RepairResult:
     def explanation(self) -> str:
         """One paragraph: what was wrong, what changed, and how sure we are."""
         parts = []
+        headline = self.diagnosis.headline() if self.diagnosis is not None else None
         if self.diagnosis is not None:
-            parts.append(f"{self.diagnosis.headline()} ({self.diagnosis.error_type}: {clip(self.diagnosis.message)}).")
-        parts += [step.explanation for step in self.steps]
+            parts.append(f"{headline} ({self.diagnosis.error_type}: {clip(self.diagnosis.message)}).")
+        parts += [text for text in (_without_headline(step.explanation, headline) for step in self.steps) if text]
         if self.status == RepairStatus.ALREADY_OK:
             parts.append("The cell builds and runs in the verifier as it is now, in this notebook's namespace; "
                          "the error may come from state that has since changed.")
@@ -167,6 +168,14 @@ class RepairResult:
             parts.append("No rule produced a fix that runs" + (f" ({_count(tried, 'attempt')} tried)." if tried else "."))
         parts += self.notes
         return " ".join(parts)
+
+
+def _without_headline(text: str, headline: str | None) -> str:
+    """A step's explanation minus the diagnosis it repeats ("X has no method 'summ'; use 'sum'" -> "Use 'sum'")."""
+    if not headline or not text.startswith(headline):
+        return text
+    rest = text[len(headline):].lstrip(" ;:,.")
+    return rest[:1].upper() + rest[1:]
 
 
 def _count(n: int, noun: str) -> str:
