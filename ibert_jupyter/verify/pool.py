@@ -128,6 +128,7 @@ class WorkerPool:
         self.size = size or max(1, min(4, (os.cpu_count() or 2)))
         self.limits = limits or Limits()
         self._idle: list[_Worker] = []
+        self._live: set[_Worker] = set()  # idle or busy: close() kills them all
         self._busy = 0
         self._cond = threading.Condition()
         self._next_id = 0
@@ -166,7 +167,23 @@ class WorkerPool:
             self._prefix = []
             worker = _Worker(self._prefix, self.limits)
         self._notes = worker.notes
+        with self._cond:
+            self._live.add(worker)
+            closed = self._closed
+        if closed:  # closed while it started
+            self._forget(worker)
+            raise WorkerUnavailable("the verifier pool is closed")
         return worker
+
+    def _forget(self, worker: _Worker) -> None:
+        worker.kill()
+        with self._cond:
+            self._live.discard(worker)
+
+    def process_ids(self) -> tuple[int, ...]:
+        """The worker processes alive now (idle or busy)."""
+        with self._cond:
+            return tuple(w.proc.pid for w in self._live if w.alive())
 
     def _acquire(self, key: str | None) -> _Worker:
         with self._cond:
@@ -193,11 +210,12 @@ class WorkerPool:
     def _release(self, worker: _Worker | None) -> None:
         with self._cond:
             self._busy -= 1
-            if worker is not None and worker.alive() and not self._closed:
+            keep = worker is not None and worker.alive() and not self._closed
+            if keep:
                 self._idle.append(worker)
-            elif worker is not None:
-                worker.kill()
             self._cond.notify()
+        if worker is not None and not keep:
+            self._forget(worker)
 
     def warm(self, count: int | None = None) -> None:
         """Start workers ahead of the first request."""
@@ -254,12 +272,12 @@ class WorkerPool:
 
     def _replace(self, worker: _Worker) -> None:
         """Kill ``worker`` and start its successor in the background (its slot stays taken)."""
-        worker.kill()
+        self._forget(worker)
         self.restarts += 1
 
         def respawn() -> None:
             try:
-                fresh = self._spawn()
+                fresh = None if self._closed else self._spawn()
             except (WorkerUnavailable, OSError):
                 fresh = None
             self._release(fresh)
@@ -267,11 +285,14 @@ class WorkerPool:
         threading.Thread(target=respawn, name="ibert-verifier-respawn", daemon=True).start()
 
     def close(self) -> None:
+        """Kill every worker, busy ones too (their requests answer WorkerCrash); no new ones start."""
         with self._cond:
             self._closed = True
-            idle, self._idle = self._idle, []
-        for worker in idle:
-            worker.kill()
+            self._idle = []
+            live = list(self._live)
+            self._cond.notify_all()
+        for worker in live:
+            self._forget(worker)
 
 
 _DEFAULT: WorkerPool | None = None
@@ -290,3 +311,20 @@ def default_pool() -> WorkerPool:
             _DEFAULT = WorkerPool(size=int(size) if size.isdigit() and int(size) > 0 else None)
             atexit.register(_DEFAULT.close)
         return _DEFAULT
+
+
+def replace_default_pool(pool: WorkerPool | None, only: WorkerPool | None = None) -> WorkerPool | None:
+    """Make ``pool`` the process-wide pool (the Jupyter server installs the one it owns).
+
+    Returns the pool it replaced, which the caller closes; with ``only``, replaces nothing
+    unless ``only`` is the current pool (an owner uninstalling its own).
+    """
+    global _DEFAULT
+    with _DEFAULT_LOCK:
+        previous = _DEFAULT
+        if only is not None and previous is not only:
+            return None
+        _DEFAULT = pool
+        if pool is not None:
+            atexit.register(pool.close)
+        return previous
