@@ -226,5 +226,16 @@ class IbertHandler(APIHandler):
         self.finish(json.dumps(data, default=str))
 
 
+class UnknownRoute(IbertHandler):
+    """Any other path under /ibert/: 404 in the one error shape (after authentication)."""
+
+    @tornado.web.authenticated
+    def get(self, path: str) -> None:
+        raise HTTPError(404, f"no iBERT route {self.request.method} /ibert/{path[:100]} (docs/server.md lists them)")
+
+    post = put = patch = delete = get
+
+
 __all__ = ["AUTH_RESOURCE", "BadRequest", "EXECUTE", "IbertHandler", "OutOfMemory", "PayloadTooLarge", "READ",
-           "authorized", "classify", "error_body", "parse_json_object", "redact_paths", "redact_paths_in"]
+           "authorized", "classify", "error_body", "parse_json_object", "redact_paths", "redact_paths_in",
+           "UnknownRoute"]

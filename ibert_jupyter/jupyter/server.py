@@ -95,17 +95,20 @@ class IbertServer(ExtensionApp):
             runtime.configure(None)
         self.services = IbertServices(self)
         self.settings[SERVICES_KEY] = self.services
-
-    def initialize_handlers(self) -> None:
-        for module in ROUTE_MODULES:
-            self.handlers.extend(importlib.import_module(module).routes())
-        self.log.info("iBERT server extension loaded: %d routes", len(self.handlers))
-
-    async def _start_jupyter_server_extension(self, serverapp) -> None:
+        # background work starts with the extension (Jupyter's start hook never runs under
+        # test harnesses that do not start the loop); both go to executors the app shuts down
         if self.warm_verifiers > 0:
             self.services.cpu.submit(self._warm_verifiers)
         if self.model_config.load_at_start:
             self.services.gpu.executor.submit(self._load_model)
+
+    def initialize_handlers(self) -> None:
+        for module in ROUTE_MODULES:
+            self.handlers.extend(importlib.import_module(module).routes())
+        from ibert_jupyter.jupyter.handlers_base import UnknownRoute
+
+        self.handlers.append((ibert_url("(.*)"), UnknownRoute))  # last: any other /ibert/ path
+        self.log.info("iBERT server extension loaded: %d routes", len(self.handlers) - 1)
 
     def _warm_verifiers(self) -> None:
         try:

@@ -97,6 +97,9 @@ class _Worker:
         return self.proc.poll() is None
 
     def kill(self) -> None:
+        """Kill the worker's process group and wait until every process of it is dead, the
+        namespaced interpreter under ``unshare`` too (it is not our child, so wait() misses it)."""
+        descendants = _descendants(self.proc.pid)
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
@@ -105,12 +108,38 @@ class _Worker:
             self.proc.wait(5)
         except subprocess.TimeoutExpired:  # pragma: no cover - the kernel reaps it later
             pass
+        _wait_dead(descendants, 5.0)
         for stream in (self.proc.stdin, self.proc.stdout):
             try:
                 stream.close()
             except OSError:
                 pass
         shutil.rmtree(self.home, ignore_errors=True)
+
+
+def _descendants(pid: int) -> list[int]:
+    """Processes below ``pid`` (Linux /proc; empty where the kernel does not list children)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as handle:
+            children = [int(child) for child in handle.read().split()]
+    except (OSError, ValueError):
+        return []
+    return children + [grandchild for child in children for grandchild in _descendants(child)]
+
+
+def _wait_dead(pids: list[int], seconds: float) -> None:
+    """Wait until each of ``pids`` has exited (a zombie left for init to reap counts as exited)."""
+    deadline = time.monotonic() + seconds
+    for pid in pids:
+        while time.monotonic() < deadline:
+            try:
+                with open(f"/proc/{pid}/stat") as handle:
+                    state = handle.read().rsplit(")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                break
+            if state in ("Z", "X"):
+                break
+            time.sleep(0.01)
 
 
 def _wait(proc: subprocess.Popen, seconds: float) -> None:

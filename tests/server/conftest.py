@@ -127,11 +127,10 @@ def _fresh_model_runtime(tmp_path, monkeypatch):
 
 @pytest.fixture
 def ibert_services(jp_serverapp):
+    """The running IbertServer's services (the app shuts them down when the server stops)."""
     from ibert_jupyter.jupyter.services import SERVICES_KEY
 
-    services = jp_serverapp.web_app.settings[SERVICES_KEY]
-    yield services
-    services.shutdown()
+    return jp_serverapp.web_app.settings[SERVICES_KEY]
 
 
 @pytest.fixture
