@@ -231,7 +231,7 @@ class UnknownRoute(IbertHandler):
 
     @tornado.web.authenticated
     def get(self, path: str) -> None:
-        raise HTTPError(404, f"no iBERT route {self.request.method} /ibert/{path[:100]} (docs/server.md lists them)")
+        raise HTTPError(404, f"iBERT has no {self.request.method} route at this path (docs/server.md lists them)")
 
     post = put = patch = delete = get
 

@@ -93,7 +93,10 @@ class IbertServer(ExtensionApp):
         except ValueError as exc:  # bad setting: the status route reports it, the server stays up
             self.log.error("iBERT model settings are invalid: %s", exc)
             runtime.configure(None)
-        self.services = IbertServices(self)
+        # tornado setting "ibert_verifier_pool": a zero-argument callable returning a WorkerPool
+        # that its owner closes (tests share one across servers); else the server owns its own
+        shared = self.settings.get("ibert_verifier_pool")
+        self.services = IbertServices(self, verifiers=shared() if shared is not None else None)
         self.settings[SERVICES_KEY] = self.services
         # background work starts with the extension (Jupyter's start hook never runs under
         # test harnesses that do not start the loop); both go to executors the app shuts down

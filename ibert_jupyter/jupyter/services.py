@@ -159,15 +159,15 @@ class Stopped:
 class IbertServices:
     """Executors, helper processes and request state of one running server extension."""
 
-    def __init__(self, config: IbertServer):
+    def __init__(self, config: IbertServer, verifiers: WorkerPool | None = None):
+        """``verifiers``: a pool someone else owns (and closes) instead of the server's own."""
         self.config = config
         self.gpu = ModelQueue()
         self.cpu: Executor = ThreadPoolExecutor(max_workers=max(1, config.cpu_workers), thread_name_prefix="ibert-cpu")
         self.snapshots = SnapshotParser()
-        self.verifiers = WorkerPool(size=config.verifier_workers or None)
-        previous = replace_default_pool(self.verifiers)  # verify() everywhere in the server uses it
-        if previous is not None:
-            previous.close()
+        self.owns_verifiers = verifiers is None
+        self.verifiers = WorkerPool(size=config.verifier_workers or None) if verifiers is None else verifiers
+        replace_default_pool(self.verifiers)  # verify() everywhere in the server uses it
         self.requests = RunningRequests()
         self.latest_completion: CancelToken | None = None  # a newer completion cancels this one
         self.defaults = GenerationDefaults(config.default_n, config.default_rounds)
@@ -176,9 +176,10 @@ class IbertServices:
         return self.config.max_snapshot_body_bytes if kind == "snapshot" else self.config.max_small_body_bytes
 
     def process_ids(self) -> tuple[int, ...]:
-        """The helper and verifier processes alive now."""
+        """The helper and verifier processes this server owns, alive now."""
         parser = self.snapshots.pid
-        return ((parser,) if parser is not None else ()) + self.verifiers.process_ids()
+        owned = self.verifiers.process_ids() if self.owns_verifiers else ()
+        return ((parser,) if parser is not None else ()) + owned
 
     def shutdown(self) -> Stopped:
         """Cancel running requests, stop the executors, kill every process, drop the model."""
@@ -189,7 +190,8 @@ class IbertServices:
         self.cpu.shutdown(wait=False, cancel_futures=True)
         self.gpu.executor.shutdown(wait=False, cancel_futures=True)
         self.snapshots.close()
-        self.verifiers.close()
+        if self.owns_verifiers:
+            self.verifiers.close()
         replace_default_pool(None, only=self.verifiers)
         runtime.configure(None)  # the loaded model (and its accelerator memory) goes with the server
         return Stopped(cancelled, pids)

@@ -54,8 +54,8 @@ def test_paths_are_cut_but_urls_and_plain_text_stay(message, expected):
 
 
 @pytest.mark.parametrize(("method", "path", "body", "status", "kind", "says"), [
-    ("GET", "ibert/no/such/route", None, 404, "NotFound", "no iBERT route GET /ibert/no/such/route"),
-    ("POST", "ibert/nope", "{}", 404, "NotFound", "no iBERT route POST"),
+    ("GET", "ibert/no/such/route", None, 404, "NotFound", "iBERT has no GET route at this path"),
+    ("POST", "ibert/nope", "{}", 404, "NotFound", "iBERT has no POST route"),
     ("GET", "ibert/chat", None, 405, "MethodNotAllowed", "Method Not Allowed"),
     ("POST", "ibert/model/config", "{not json", 400, "BadRequest", "request body is not valid JSON"),
     ("POST", "ibert/chat/cancel", "[1]", 400, "BadRequest", "request body must be a JSON object, got list"),
