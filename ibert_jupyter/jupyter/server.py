@@ -22,6 +22,7 @@ from jupyter_server.utils import url_path_join
 from traitlets import Bool, Int, Unicode, default
 from traitlets.config import Configurable
 
+from ibert_jupyter.jupyter.services import MAX_N, MAX_ROUNDS
 from ibert_jupyter.model.config import ModelSettings
 
 ROUTE_MODULES: tuple[str, ...] = (
@@ -65,17 +66,18 @@ class IbertServer(ExtensionApp):
     load_other_extensions = True
     classes = [IbertModel]
 
-    max_snapshot_body_bytes = Int(64 * 2**20, config=True,
+    max_snapshot_body_bytes = Int(64 * 2**20, min=1, config=True,
                                   help="largest body accepted by routes that carry a schema snapshot")
-    max_small_body_bytes = Int(64 * 2**10, config=True, help="largest body of the other POST routes")
-    process_parse_bytes = Int(512 * 2**10, config=True,
+    max_small_body_bytes = Int(64 * 2**10, min=1, config=True, help="largest body of the other POST routes")
+    process_parse_bytes = Int(512 * 2**10, min=0, config=True,
                               help="bodies larger than this are parsed in a helper process, off the GIL")
-    cpu_workers = Int(2, config=True, help="threads for retrieval, verification and table building")
-    default_n = Int(4, config=True, help="candidates per round when a request does not say")
-    default_rounds = Int(2, config=True, help="generation rounds when a request does not say")
-    verifier_workers = Int(config=True, help="verifier worker processes (0: the CPU count, at most 4); "
-                                             "default $IBERT_VERIFIER_WORKERS")
-    warm_verifiers = Int(0, config=True, help="verifier workers started with the server (saves ~1 s on the first check)")
+    cpu_workers = Int(2, min=1, config=True, help="threads for retrieval, verification and table building")
+    default_n = Int(4, min=1, max=MAX_N, config=True, help="candidates per round when a request does not say")
+    default_rounds = Int(2, min=1, max=MAX_ROUNDS, config=True, help="generation rounds when a request does not say")
+    verifier_workers = Int(min=0, config=True, help="verifier worker processes (0: the CPU count, at most 4); "
+                                                    "default $IBERT_VERIFIER_WORKERS")
+    warm_verifiers = Int(0, min=0, config=True,
+                         help="verifier workers started with the server (saves ~1 s on the first check)")
 
     @default("verifier_workers")
     def _verifier_workers_from_env(self) -> int:
@@ -101,7 +103,7 @@ class IbertServer(ExtensionApp):
         # background work starts with the extension (Jupyter's start hook never runs under
         # test harnesses that do not start the loop); both go to executors the app shuts down
         if self.warm_verifiers > 0:
-            self.services.cpu.submit(self._warm_verifiers)
+            self.services.cpu.submit(self._warm_verifiers, self.services.verifiers)
         if self.model_config.load_at_start:
             self.services.gpu.executor.submit(self._load_model)
 
@@ -113,9 +115,9 @@ class IbertServer(ExtensionApp):
         self.handlers.append((ibert_url("(.*)"), UnknownRoute))  # last: any other /ibert/ path
         self.log.info("iBERT server extension loaded: %d routes", len(self.handlers) - 1)
 
-    def _warm_verifiers(self) -> None:
+    def _warm_verifiers(self, pool) -> None:
         try:
-            self.services.verifiers.warm(self.warm_verifiers)
+            pool.warm(self.warm_verifiers)
         except Exception as exc:  # noqa: BLE001 - verification reports it again on first use
             self.log.warning("iBERT: verifier workers not started: %s", exc)
 
