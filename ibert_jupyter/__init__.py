@@ -22,7 +22,9 @@ def unload_ipython_extension(ipython):  # pragma: no cover - IPython has no unre
 
 
 def _jupyter_server_extension_points():
-    return [{"module": "ibert_jupyter.jupyter.server"}]
+    from ibert_jupyter.jupyter.server import IbertServer
+
+    return [{"module": "ibert_jupyter.jupyter.server", "app": IbertServer}]
 
 
 def _jupyter_labextension_paths():

@@ -86,20 +86,27 @@ def select_tables(tables: Sequence[dict[str, Any]], query: str,
     return [tables[i] for i in sorted(kept)]
 
 
+def parse_json_object(raw: bytes, what: str = "request body") -> dict[str, Any]:
+    """A JSON object from ``raw``: the one check of every iBERT request body (the server's
+    small routes use it too); SnapshotBodyError names what is wrong."""
+    if not raw.strip():
+        raise SnapshotBodyError(f"{what} is empty; send a JSON object")
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SnapshotBodyError(f"{what} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise SnapshotBodyError(f"{what} must be a JSON object, got {type(data).__name__}")
+    return data
+
+
 def parse_snapshot_body(raw: bytes, query_fields: tuple[str, ...] = ()) -> SnapshotBody:
     """Parse a JSON body with an optional "snapshot"; raises SnapshotBodyError on bad input.
 
     ``query_fields`` name the body's text fields that say what the request is about (they
     rank the tables when there are too many to keep).
     """
-    if not raw.strip():
-        raise SnapshotBodyError("request body is empty; send a JSON object")
-    try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SnapshotBodyError(f"request body is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise SnapshotBodyError(f"request body must be a JSON object, got {type(data).__name__}")
+    data = parse_json_object(raw)
     snapshot = data.pop("snapshot", None)
     if snapshot is None:
         return SnapshotBody(data, None, 0)

@@ -20,10 +20,12 @@ from typing import Any, Callable
 
 import tornado.httputil
 import tornado.web
+from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from tornado.web import HTTPError
 
+from ibert_jupyter.chat.snapshot import SnapshotBodyError, parse_json_object
 from ibert_jupyter.errors import IbertError, IbertInputError
 from ibert_jupyter.jupyter.services import IbertServices, SERVICES_KEY
 
@@ -52,6 +54,7 @@ def _error_table() -> tuple[tuple[type[BaseException], int, str], ...]:
     return (
         (PayloadTooLarge, 413, "PayloadTooLarge"),
         (BadRequest, 400, "BadRequest"),
+        (SnapshotBodyError, 400, "BadRequest"),  # a body that is not the JSON object a route needs
         (ChatRequestError, 400, "BadRequest"),
         (ModelUnavailable, 503, "ModelUnavailable"),
         (IndexUnavailable, 503, "IndexUnavailable"),
@@ -71,6 +74,17 @@ _PATH = re.compile(r"(?<![\w:/.\-~])(?:~?/|[A-Za-z]:\\)(?:[^\s/\\'\"`:,;()]+[/\\
 def redact_paths(message: str) -> str:
     """Cut absolute paths from a message (they tell a client about the server's disk)."""
     return _PATH.sub(lambda m: f"…/{m.group(1)}" if m.group(1) else "…/", message)
+
+
+def redact_paths_in(data: Any) -> Any:
+    """``data`` with ``redact_paths`` applied to every string in it (a status for a viewer)."""
+    if isinstance(data, str):
+        return redact_paths(data)
+    if isinstance(data, dict):
+        return {key: redact_paths_in(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [redact_paths_in(value) for value in data]
+    return data
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
@@ -171,16 +185,13 @@ class IbertHandler(APIHandler):
         A body that outgrew memory was spooled to a temp file as it arrived; the helper process
         parses that file, so the server never holds or copies the big buffer.
         """
-        from ibert_jupyter.chat.snapshot import SnapshotBodyError, parse_snapshot_body
+        from ibert_jupyter.chat.snapshot import parse_snapshot_body
 
-        self._check_size()
-        try:
-            if self._spill is not None:
-                self._spill.flush()
-                return await self.run_cpu(self.services.snapshots.parse, self._spill.name, query_fields)
-            return await self.run_cpu(parse_snapshot_body, b"".join(self._chunks), query_fields)
-        except SnapshotBodyError as exc:
-            raise BadRequest(str(exc)) from None
+        self._check_size()  # SnapshotBodyError from either parser answers 400 BadRequest
+        if self._spill is not None:
+            self._spill.flush()
+            return await self.run_cpu(self.services.snapshots.parse, self._spill.name, query_fields)
+        return await self.run_cpu(parse_snapshot_body, b"".join(self._chunks), query_fields)
 
     # ---- errors ------------------------------------------------------------------------
     def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
@@ -205,23 +216,27 @@ class IbertHandler(APIHandler):
         else:
             super().log_exception(typ, value, tb)
 
+    async def finish_status(self, data: dict[str, Any]) -> None:
+        """Answer a status; the server's paths (weights, adapter, log, index) are shown only to
+        users who may change the model config ("execute"), cut to their last name for viewers."""
+        allowed = await ensure_async(self.authorizer.is_authorized(self, self.current_user, EXECUTE, AUTH_RESOURCE))
+        self.finish_json(data if allowed else redact_paths_in(data))
+
     def finish_json(self, data: Any) -> None:
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(data, default=str))
 
 
-def parse_json_object(raw: bytes, what: str = "request body") -> dict[str, Any]:
-    """A JSON object from ``raw``; BadRequest names what is wrong."""
-    if not raw.strip():
-        raise BadRequest(f"{what} is empty; send a JSON object")
-    try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"{what} is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise BadRequest(f"{what} must be a JSON object, got {type(data).__name__}")
-    return data
+class UnknownRoute(IbertHandler):
+    """Any other path under /ibert/: 404 in the one error shape (after authentication)."""
+
+    @tornado.web.authenticated
+    def get(self, path: str) -> None:
+        raise HTTPError(404, f"iBERT has no {self.request.method} route at this path (docs/server.md lists them)")
+
+    post = put = patch = delete = get
 
 
 __all__ = ["AUTH_RESOURCE", "BadRequest", "EXECUTE", "IbertHandler", "OutOfMemory", "PayloadTooLarge", "READ",
-           "authorized", "classify", "error_body", "parse_json_object", "redact_paths"]
+           "authorized", "classify", "error_body", "parse_json_object", "redact_paths", "redact_paths_in",
+           "UnknownRoute"]

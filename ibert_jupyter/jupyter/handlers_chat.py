@@ -110,7 +110,7 @@ class ChatCancelHandler(RequestScoped):
         self.finish_json({"cancelled": self.services.requests.cancel(request_id)})
 
 
-def routes(base_url: str, server_app) -> list[tuple[str, type]]:
+def routes() -> list[tuple[str, type]]:
     from ibert_jupyter.jupyter.server import ibert_url
 
-    return [(ibert_url(base_url, "chat"), ChatHandler), (ibert_url(base_url, "chat", "cancel"), ChatCancelHandler)]
+    return [(ibert_url("chat"), ChatHandler), (ibert_url("chat", "cancel"), ChatCancelHandler)]

@@ -73,7 +73,7 @@ class CompleteHandler(RequestScoped):
         self.finish_json(result.to_dict())
 
 
-def routes(base_url: str, server_app) -> list[tuple[str, type]]:
+def routes() -> list[tuple[str, type]]:
     from ibert_jupyter.jupyter.server import ibert_url
 
-    return [(ibert_url(base_url, "complete"), CompleteHandler)]
+    return [(ibert_url("complete"), CompleteHandler)]

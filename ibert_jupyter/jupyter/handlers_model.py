@@ -14,8 +14,6 @@ import dataclasses
 from typing import Any
 
 import tornado.web
-from traitlets import Bool, Unicode
-from traitlets.config import Configurable
 
 from ibert_jupyter.jupyter.handlers_base import (
     EXECUTE,
@@ -35,25 +33,6 @@ from ibert_jupyter.model.config import QUANTIZATIONS, ModelSettings
 from ibert_jupyter.model.status import model_status
 
 MAX_NEW_TOKENS = 4096
-
-
-class IbertModel(Configurable):
-    """``c.IbertModel.*`` in jupyter_server_config.py; unset traits fall back to IBERT_* env vars."""
-
-    model = Unicode(None, allow_none=True, config=True, help="Devstral hub id (in the local HF cache) or directory")
-    adapter = Unicode(None, allow_none=True, config=True, help="peft LoRA adapter directory")
-    quantization = Unicode(None, allow_none=True, config=True, help="bf16 or nf4")
-    backend = Unicode(None, allow_none=True, config=True, help="local or openai")
-    endpoint = Unicode(None, allow_none=True, config=True, help="OpenAI-compatible base URL")
-    endpoint_model = Unicode(None, allow_none=True, config=True, help="model name at the endpoint")
-    device = Unicode(None, allow_none=True, config=True, help="auto, cuda, cuda:N or cpu")
-    load_at_start = Bool(False, config=True, help="load the model when the server starts (else on first use)")
-
-    def settings(self) -> ModelSettings:
-        base = ModelSettings.from_env()
-        return base.with_(model=self.model, adapter=self.adapter, quantization=self.quantization,
-                          backend=self.backend, endpoint=self.endpoint,
-                          endpoint_model=self.endpoint_model, device=self.device)
 
 
 def load_model() -> Any:
@@ -76,8 +55,8 @@ class _ModelRoute(IbertHandler):
 class ModelStatusHandler(_ModelRoute):
     @tornado.web.authenticated
     @authorized(READ)
-    def get(self) -> None:
-        self.finish_json(self.status())
+    async def get(self) -> None:
+        await self.finish_status(self.status())  # paths only for users who may change the config
 
 
 class ModelLoadHandler(_ModelRoute):
@@ -230,29 +209,12 @@ class GenerateHandler(RequestScoped):
             self.finish()
 
 
-def routes(base_url: str, server_app) -> list[tuple[str, type]]:
+def routes() -> list[tuple[str, type]]:
     from ibert_jupyter.jupyter.server import ibert_url
 
-    config = IbertModel(parent=server_app)
-    try:
-        runtime.configure(config.settings())
-    except ValueError as exc:  # bad setting: the status route reports it, the server stays up
-        server_app.log.error("iBERT model settings are invalid: %s", exc)
-        runtime.configure(None)
-    if config.load_at_start:
-        from ibert_jupyter.jupyter.services import SERVICES_KEY
-
-        def load() -> None:
-            try:
-                runtime.get_default_model()
-                server_app.log.info("iBERT: model loaded at start")
-            except Exception as exc:  # noqa: BLE001 - a missing model must not stop the server
-                server_app.log.warning("iBERT: model not loaded at start: %s", exc)
-
-        server_app.web_app.settings[SERVICES_KEY].gpu.executor.submit(load)
     return [
-        (ibert_url(base_url, "model"), ModelStatusHandler),
-        (ibert_url(base_url, "model", "load"), ModelLoadHandler),
-        (ibert_url(base_url, "model", "config"), ModelConfigHandler),
-        (ibert_url(base_url, "generate"), GenerateHandler),
+        (ibert_url("model"), ModelStatusHandler),
+        (ibert_url("model", "load"), ModelLoadHandler),
+        (ibert_url("model", "config"), ModelConfigHandler),
+        (ibert_url("generate"), GenerateHandler),
     ]

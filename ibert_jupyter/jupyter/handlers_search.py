@@ -31,7 +31,7 @@ class SearchHandler(IbertHandler):
         self.finish_json({"query": query, "hits": [h.to_dict() for h in hits]})
 
 
-def routes(base_url: str, server_app) -> list[tuple[str, type]]:
+def routes() -> list[tuple[str, type]]:
     from ibert_jupyter.jupyter.server import ibert_url
 
-    return [(ibert_url(base_url, "search"), SearchHandler)]
+    return [(ibert_url("search"), SearchHandler)]

@@ -1,4 +1,7 @@
-"""GET /ibert/status: version, model status and index status (needs "read" on "ibert")."""
+"""GET /ibert/status: version, model status and index status (needs "read" on "ibert").
+
+Server paths in it are shown whole only to users who may also "execute" (configure the model).
+"""
 
 from __future__ import annotations
 
@@ -15,10 +18,10 @@ class StatusHandler(IbertHandler):
     @authorized(READ)
     async def get(self) -> None:
         # the loop's default executor: file reads here must not wait behind verification work
-        self.finish_json(await asyncio.get_running_loop().run_in_executor(None, collect_status))
+        await self.finish_status(await asyncio.get_running_loop().run_in_executor(None, collect_status))
 
 
-def routes(base_url: str, server_app) -> list[tuple[str, type]]:
+def routes() -> list[tuple[str, type]]:
     from ibert_jupyter.jupyter.server import ibert_url
 
-    return [(ibert_url(base_url, "status"), StatusHandler)]
+    return [(ibert_url("status"), StatusHandler)]

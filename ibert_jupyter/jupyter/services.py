@@ -1,12 +1,14 @@
 """What the server extension owns while it runs: executors, limits, defaults, live requests.
 
-One ``IbertServices`` lives in the tornado settings; handlers reach it through
+The ``IbertServer`` app (``jupyter.server``) creates one ``IbertServices`` and closes it on
+shutdown; it lives in the tornado settings and handlers reach it through
 ``IbertHandler.services``. Three executors, so one kind of work cannot starve another:
 - ``gpu``: one thread, the model queue (loads, decoding) — one request at a time on one GPU;
 - ``cpu``: retrieval, verification, building tables;
 - ``snapshots``: a helper process that parses large request bodies (json.loads of a 50 MB
   snapshot holds the GIL for most of a second, which a thread cannot hide). It is a plain
   subprocess rather than multiprocessing, which would re-run the server's main script in it.
+It also owns the process's verifier worker pool (``verify.pool``), sized by the app's config.
 """
 
 from __future__ import annotations
@@ -19,30 +21,18 @@ import threading
 import uuid
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable
-
-from traitlets import Int
-from traitlets.config import Configurable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ibert_jupyter.chat.snapshot import SnapshotBody, SnapshotBodyError
 from ibert_jupyter.model.cancel import CancelToken
+from ibert_jupyter.verify.pool import WorkerPool, replace_default_pool
+
+if TYPE_CHECKING:
+    from ibert_jupyter.jupyter.server import IbertServer
 
 SERVICES_KEY = "ibert_services"
 MAX_N = 16
 MAX_ROUNDS = 5
-
-
-class IbertServer(Configurable):
-    """``c.IbertServer.*`` in jupyter_server_config.py: request limits and generation defaults."""
-
-    max_snapshot_body_bytes = Int(64 * 2**20, config=True,
-                                  help="largest body accepted by routes that carry a schema snapshot")
-    max_small_body_bytes = Int(64 * 2**10, config=True, help="largest body of the other POST routes")
-    process_parse_bytes = Int(512 * 2**10, config=True,
-                              help="bodies larger than this are parsed in a helper process, off the GIL")
-    cpu_workers = Int(2, config=True, help="threads for retrieval, verification and table building")
-    default_n = Int(4, config=True, help="candidates per round when a request does not say")
-    default_rounds = Int(2, config=True, help="generation rounds when a request does not say")
 
 
 @dataclass(frozen=True)
@@ -102,6 +92,12 @@ class RunningRequests:
             token = self._tokens.get(request_id)
         return token is not None and token.cancel()
 
+    def cancel_all(self) -> int:
+        """Cancel every running request (server shutdown); how many were running."""
+        with self._lock:
+            tokens = list(self._tokens.values())
+        return sum(1 for token in tokens if token.cancel())
+
     def __len__(self) -> int:
         return len(self._tokens)
 
@@ -140,6 +136,11 @@ class SnapshotParser:
                 self.close()
         raise RuntimeError("the snapshot parser process keeps dying")
 
+    @property
+    def pid(self) -> int | None:
+        proc = self._proc
+        return proc.pid if proc is not None and proc.poll() is None else None
+
     def close(self) -> None:
         proc, self._proc = self._proc, None
         if proc is not None and proc.poll() is None:
@@ -147,12 +148,26 @@ class SnapshotParser:
             proc.wait()
 
 
+@dataclass(frozen=True)
+class Stopped:
+    """What ``IbertServices.shutdown`` ended."""
+
+    cancelled: int  # requests that were running
+    pids: tuple[int, ...]  # helper and verifier processes that were alive
+
+
 class IbertServices:
-    def __init__(self, config: IbertServer):
+    """Executors, helper processes and request state of one running server extension."""
+
+    def __init__(self, config: IbertServer, verifiers: WorkerPool | None = None):
+        """``verifiers``: a pool someone else owns (and closes) instead of the server's own."""
         self.config = config
         self.gpu = ModelQueue()
         self.cpu: Executor = ThreadPoolExecutor(max_workers=max(1, config.cpu_workers), thread_name_prefix="ibert-cpu")
         self.snapshots = SnapshotParser()
+        self.owns_verifiers = verifiers is None
+        self.verifiers = WorkerPool(size=config.verifier_workers or None) if verifiers is None else verifiers
+        replace_default_pool(self.verifiers)  # verify() everywhere in the server uses it
         self.requests = RunningRequests()
         self.latest_completion: CancelToken | None = None  # a newer completion cancels this one
         self.defaults = GenerationDefaults(config.default_n, config.default_rounds)
@@ -160,7 +175,23 @@ class IbertServices:
     def body_limit(self, kind: str) -> int:
         return self.config.max_snapshot_body_bytes if kind == "snapshot" else self.config.max_small_body_bytes
 
-    def shutdown(self) -> None:
+    def process_ids(self) -> tuple[int, ...]:
+        """The helper and verifier processes this server owns, alive now."""
+        parser = self.snapshots.pid
+        owned = self.verifiers.process_ids() if self.owns_verifiers else ()
+        return ((parser,) if parser is not None else ()) + owned
+
+    def shutdown(self) -> Stopped:
+        """Cancel running requests, stop the executors, kill every process, drop the model."""
+        from ibert_jupyter.model import runtime
+
+        cancelled = self.requests.cancel_all()
+        pids = self.process_ids()
         self.cpu.shutdown(wait=False, cancel_futures=True)
         self.gpu.executor.shutdown(wait=False, cancel_futures=True)
         self.snapshots.close()
+        if self.owns_verifiers:
+            self.verifiers.close()
+        replace_default_pool(None, only=self.verifiers)
+        runtime.configure(None)  # the loaded model (and its accelerator memory) goes with the server
+        return Stopped(cancelled, pids)

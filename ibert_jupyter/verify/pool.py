@@ -98,6 +98,9 @@ class _Worker:
         return self.proc.poll() is None
 
     def kill(self) -> None:
+        """Kill the worker's process group and wait until every process of it is dead, the
+        namespaced interpreter under ``unshare`` too (it is not our child, so wait() misses it)."""
+        descendants = _descendants(self.proc.pid)
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
@@ -106,12 +109,38 @@ class _Worker:
             self.proc.wait(5)
         except subprocess.TimeoutExpired:  # pragma: no cover - the kernel reaps it later
             pass
+        _wait_dead(descendants, 5.0)
         for stream in (self.proc.stdin, self.proc.stdout):
             try:
                 stream.close()
             except OSError:
                 pass
         shutil.rmtree(self.home, ignore_errors=True)
+
+
+def _descendants(pid: int) -> list[int]:
+    """Processes below ``pid`` (Linux /proc; empty where the kernel does not list children)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as handle:
+            children = [int(child) for child in handle.read().split()]
+    except (OSError, ValueError):
+        return []
+    return children + [grandchild for child in children for grandchild in _descendants(child)]
+
+
+def _wait_dead(pids: list[int], seconds: float) -> None:
+    """Wait until each of ``pids`` has exited (a zombie left for init to reap counts as exited)."""
+    deadline = time.monotonic() + seconds
+    for pid in pids:
+        while time.monotonic() < deadline:
+            try:
+                with open(f"/proc/{pid}/stat") as handle:
+                    state = handle.read().rsplit(")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                break
+            if state in ("Z", "X"):
+                break
+            time.sleep(0.01)
 
 
 def _wait(proc: subprocess.Popen, seconds: float) -> None:
@@ -129,6 +158,7 @@ class WorkerPool:
         self.size = size or max(1, min(4, (os.cpu_count() or 2)))
         self.limits = limits or Limits()
         self._idle: list[_Worker] = []
+        self._live: set[_Worker] = set()  # idle or busy: close() kills them all
         self._busy = 0
         self._cond = threading.Condition()
         self._next_id = 0
@@ -167,7 +197,23 @@ class WorkerPool:
             self._prefix = []
             worker = _Worker(self._prefix, self.limits)
         self._notes = worker.notes
+        with self._cond:
+            self._live.add(worker)
+            closed = self._closed
+        if closed:  # closed while it started
+            self._forget(worker)
+            raise WorkerUnavailable("the verifier pool is closed")
         return worker
+
+    def _forget(self, worker: _Worker) -> None:
+        worker.kill()
+        with self._cond:
+            self._live.discard(worker)
+
+    def process_ids(self) -> tuple[int, ...]:
+        """The worker processes alive now (idle or busy)."""
+        with self._cond:
+            return tuple(w.proc.pid for w in self._live if w.alive())
 
     def _acquire(self, key: str | None) -> _Worker:
         with self._cond:
@@ -194,11 +240,12 @@ class WorkerPool:
     def _release(self, worker: _Worker | None) -> None:
         with self._cond:
             self._busy -= 1
-            if worker is not None and worker.alive() and not self._closed:
+            keep = worker is not None and worker.alive() and not self._closed
+            if keep:
                 self._idle.append(worker)
-            elif worker is not None:
-                worker.kill()
             self._cond.notify()
+        if worker is not None and not keep:
+            self._forget(worker)
 
     def warm(self, count: int | None = None) -> None:
         """Start workers ahead of the first request."""
@@ -255,12 +302,12 @@ class WorkerPool:
 
     def _replace(self, worker: _Worker) -> None:
         """Kill ``worker`` and start its successor in the background (its slot stays taken)."""
-        worker.kill()
+        self._forget(worker)
         self.restarts += 1
 
         def respawn() -> None:
             try:
-                fresh = self._spawn()
+                fresh = None if self._closed else self._spawn()
             except (WorkerUnavailable, OSError):
                 fresh = None
             self._release(fresh)
@@ -268,11 +315,14 @@ class WorkerPool:
         threading.Thread(target=respawn, name="ibert-verifier-respawn", daemon=True).start()
 
     def close(self) -> None:
+        """Kill every worker, busy ones too (their requests answer WorkerCrash); no new ones start."""
         with self._cond:
             self._closed = True
-            idle, self._idle = self._idle, []
-        for worker in idle:
-            worker.kill()
+            self._idle = []
+            live = list(self._live)
+            self._cond.notify_all()
+        for worker in live:
+            self._forget(worker)
 
 
 _DEFAULT: WorkerPool | None = None
@@ -291,3 +341,20 @@ def default_pool() -> WorkerPool:
             _DEFAULT = WorkerPool(size=int(size) if size.isdigit() and int(size) > 0 else None)
             atexit.register(_DEFAULT.close)
         return _DEFAULT
+
+
+def replace_default_pool(pool: WorkerPool | None, only: WorkerPool | None = None) -> WorkerPool | None:
+    """Make ``pool`` the process-wide pool (the Jupyter server installs the one it owns).
+
+    Returns the pool it replaced, which the caller closes; with ``only``, replaces nothing
+    unless ``only`` is the current pool (an owner uninstalling its own).
+    """
+    global _DEFAULT
+    with _DEFAULT_LOCK:
+        previous = _DEFAULT
+        if only is not None and previous is not only:
+            return None
+        _DEFAULT = pool
+        if pool is not None:
+            atexit.register(pool.close)
+        return previous

@@ -104,10 +104,22 @@ class TokenCounter:
             self.finished.set()
 
 
+@pytest.fixture(scope="session")
+def shared_verifier_pool():
+    """One real verifier pool for the servers of these tests: each server would otherwise start
+    (and on stop kill) its own workers. test_server_shutdown checks the server-owned pool."""
+    from ibert_jupyter.verify.pool import WorkerPool
+
+    pool = WorkerPool(size=2)
+    yield pool
+    pool.close()
+
+
 @pytest.fixture
-def ibert_server_config():
+def ibert_server_config(shared_verifier_pool):
     """Base jp_server_config with iBERT enabled; tests extend it."""
-    return {"ServerApp": {"jpserver_extensions": {"ibert_jupyter": True}}}
+    return {"ServerApp": {"jpserver_extensions": {"ibert_jupyter": True},
+                          "tornado_settings": {"ibert_verifier_pool": lambda: shared_verifier_pool}}}
 
 
 @pytest.fixture
@@ -127,11 +139,10 @@ def _fresh_model_runtime(tmp_path, monkeypatch):
 
 @pytest.fixture
 def ibert_services(jp_serverapp):
+    """The running IbertServer's services (the app shuts them down when the server stops)."""
     from ibert_jupyter.jupyter.services import SERVICES_KEY
 
-    services = jp_serverapp.web_app.settings[SERVICES_KEY]
-    yield services
-    services.shutdown()
+    return jp_serverapp.web_app.settings[SERVICES_KEY]
 
 
 @pytest.fixture

@@ -24,8 +24,8 @@ def _no_search(query, k):
 
 @pytest.fixture
 def jp_server_config(ibert_server_config):
-    ibert_server_config["ServerApp"]["tornado_settings"] = {"ibert_chat_model_provider": _no_model,
-                                                           "ibert_chat_search": _no_search}
+    ibert_server_config["ServerApp"]["tornado_settings"] |= {"ibert_chat_model_provider": _no_model,
+                                                            "ibert_chat_search": _no_search}
     return ibert_server_config
 
 

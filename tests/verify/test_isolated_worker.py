@@ -142,3 +142,18 @@ def test_derived_tables_show_the_users_own_sql_and_preview(pool):
     assert "ibert_input_" not in report.sql and '"events"' in report.sql
     rows = sorted(zip(report.preview["a"], report.preview["b"]))
     assert rows == [(2, 4), (3, 6)]
+
+
+def test_worker_imports_from_the_parents_sys_path(tmp_path, monkeypatch, tables):
+    """`python -I` drops PYTHONPATH: the pool hands the worker the parent's sys.path, so a
+    helper (or ibis itself) reachable only through such an entry still imports in the worker."""
+    (tmp_path / "ibert_path_probe.py").write_text("def doubled(x):\n    return x * 2\n")
+    monkeypatch.syspath_prepend(str(tmp_path))  # like a PYTHONPATH entry: in sys.path, not site-packages
+    from ibert_path_probe import doubled
+
+    fresh = WorkerPool(size=1, namespaces=False)  # a worker started after the path was added
+    try:
+        report = verify("t.mutate(b=doubled(t.a))", tables, helpers={"doubled": doubled}, pool=fresh)
+    finally:
+        fresh.close()
+    assert report.ok, report.message
