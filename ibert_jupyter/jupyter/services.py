@@ -21,14 +21,11 @@ import threading
 import uuid
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from ibert_jupyter.chat.snapshot import SnapshotBody, SnapshotBodyError
 from ibert_jupyter.model.cancel import CancelToken
 from ibert_jupyter.verify.pool import WorkerPool, replace_default_pool
-
-if TYPE_CHECKING:
-    from ibert_jupyter.jupyter.server import IbertServer
 
 SERVICES_KEY = "ibert_services"
 MAX_N = 16
@@ -159,8 +156,9 @@ class Stopped:
 class IbertServices:
     """Executors, helper processes and request state of one running server extension."""
 
-    def __init__(self, config: IbertServer, verifiers: WorkerPool | None = None):
-        """``verifiers``: a pool someone else owns (and closes) instead of the server's own."""
+    def __init__(self, config: Any, verifiers: WorkerPool | None = None):
+        """``config``: the IbertServer app (its traits); ``verifiers``: a pool someone else owns (and closes)
+        instead of the server's own."""
         self.config = config
         self.gpu = ModelQueue()
         self.cpu: Executor = ThreadPoolExecutor(max_workers=max(1, config.cpu_workers), thread_name_prefix="ibert-cpu")
