@@ -216,6 +216,7 @@ def run(args) -> int:
     copy_bw = measured_copy_bandwidth(device) if device.type == "cuda" else None
     bound = datasheet / weight_bytes if datasheet else None
     summary = {
+        "model": f"RANDOM weights, {args.config} shape (Devstral weights unavailable here; speed depends on shapes only)",
         "device": name,
         "dtype": args.dtype,
         "config": args.config,

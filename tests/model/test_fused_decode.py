@@ -121,6 +121,7 @@ def test_bench_decode_runs_the_fused_path_on_a_tiny_config(capsys):
     assert bench_decode.run(args) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["path"] == "fused"
+    assert summary["model"].startswith("RANDOM weights")
     assert summary["tok_s"] > 0 and summary["n8_over_n1_wall"] > 0
     assert summary["runs"]["fused"]["sampled_n3"]["n"] == 3
     assert "hf-compiled" not in summary["runs"]  # CUDA-graph path: GPU only
