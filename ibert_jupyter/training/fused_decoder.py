@@ -87,8 +87,7 @@ class _Layer:
         self.o = LoraGroup([attn.o_proj])
         self.gate_up = LoraGroup([mlp.gate_proj, mlp.up_proj])
         self.down = LoraGroup([mlp.down_proj])
-        self.q_out = attn.q_proj.base_layer.out_features if hasattr(attn.q_proj, "base_layer") else attn.q_proj.out_features
-        self.kv_out = (self.qkv.out_features - self.q_out) // 2
+        self.qkv_sizes = tuple(b - a for a, b in (m.rows for m in self.qkv.members))  # q, k, v widths
         self.head_dim = attn.head_dim
         self.scaling = attn.scaling
 
@@ -122,7 +121,7 @@ class FusedLoraDecoder:
         tokens = hidden.shape[:-1]
         normed = ops.rms_norm(hidden, layer.input_layernorm)
         qkv = fused.qkv(normed)
-        q, k, v = qkv.split((fused.q_out, fused.kv_out, fused.kv_out), dim=-1)
+        q, k, v = qkv.split(fused.qkv_sizes, dim=-1)
         q = q.reshape(*tokens, -1, fused.head_dim).transpose(1, 2)
         k = k.reshape(*tokens, -1, fused.head_dim).transpose(1, 2)
         v = v.reshape(*tokens, -1, fused.head_dim).transpose(1, 2)
